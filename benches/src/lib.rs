@@ -1,0 +1,1 @@
+//! Criterion benchmarks of movierec (see `bench_main.rs`).

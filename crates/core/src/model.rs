@@ -1,0 +1,132 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{ItemIdx, RatingMatrix, Ratings, SetMetrics, UserIdx};
+
+/// A fitted model that scores items for a user.
+///
+/// One required method, [`score_into`](Self::score_into); prediction and top-N
+/// are provided on top of it and overridden where a model has a faster way.
+pub trait Recommender: Send + Sync {
+    /// Size of the item index space the model scores.
+    fn n_items(&self) -> usize;
+
+    /// Writes a score for every item into `out` (`out.len() == n_items()`),
+    /// NaN where the model has no estimate (the caller then uses its fallback).
+    fn score_into(&self, user: UserIdx, out: &mut [f32]);
+
+    /// The model's estimate for one pair, `None` where it has none.
+    fn predict(&self, user: UserIdx, item: ItemIdx) -> Option<f32> {
+        let mut scores = vec![0.0; self.n_items()];
+        self.score_into(user, &mut scores);
+        let s = scores[item.get()];
+        s.is_finite().then_some(s)
+    }
+
+    /// The `k` best-scored items that `user` has not rated in `seen`, best
+    /// first, ties broken by item index; items without a score are skipped.
+    fn recommend(&self, user: UserIdx, k: usize, seen: &RatingMatrix) -> Vec<(ItemIdx, f32)> {
+        let mut scores = vec![0.0; self.n_items()];
+        self.score_into(user, &mut scores);
+        let (rated, _) = seen.user_ratings(user);
+        for &i in rated {
+            scores[i] = f32::NAN;
+        }
+        top_k(&scores, k)
+    }
+}
+
+/// The `k` largest finite scores, best first, ties by index (partial sort).
+pub(crate) fn top_k(scores: &[f32], k: usize) -> Vec<(ItemIdx, f32)> {
+    let mut cands: Vec<(ItemIdx, f32)> = scores
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_finite())
+        .map(|(i, &s)| (ItemIdx(i as u32), s))
+        .collect();
+    let better = |a: &(ItemIdx, f32), b: &(ItemIdx, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if k < cands.len() {
+        if k == 0 {
+            return Vec::new();
+        }
+        cands.select_nth_unstable_by(k - 1, better);
+        cands.truncate(k);
+    }
+    cands.sort_unstable_by(better);
+    cands
+}
+
+/// Fitting lives on the configuration (as in linfa): `config.fit(...)`.
+pub trait Fit {
+    /// The fitted model.
+    type Model: Recommender + 'static;
+    /// What can go wrong while fitting.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Fits on `train`. A model that early-stops or tunes uses `validation`
+    /// (never the test set) and reports each epoch to `observer`.
+    fn fit(
+        &self,
+        train: &RatingMatrix,
+        validation: Option<&Ratings>,
+        observer: &mut dyn Observer,
+    ) -> Result<Self::Model, Self::Error>;
+}
+
+/// What an iterative fit reports after each epoch: the data behind progress
+/// bars, early stopping and the report's Figures 5 and 6.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch (or step) number.
+    pub epoch: usize,
+    /// Training loss as the model defines it, if it has one.
+    pub loss: Option<f64>,
+    /// Metrics on the training ratings.
+    pub train: Option<SetMetrics>,
+    /// Metrics on the validation ratings, when a validation set was given.
+    pub validation: Option<SetMetrics>,
+    /// Wall seconds since the fit started.
+    pub seconds: f64,
+}
+
+/// Whether training should go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Keep training.
+    Continue,
+    /// Stop after this epoch.
+    Stop,
+}
+
+/// Receives one record per epoch; may ask training to stop.
+pub trait Observer {
+    /// Called after each epoch.
+    fn on_epoch(&mut self, record: &EpochRecord) -> Control;
+}
+
+/// An observer that records nothing and never stops training.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopObserver;
+
+impl Observer for NoopObserver {
+    fn on_epoch(&mut self, _record: &EpochRecord) -> Control {
+        Control::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn top_k_matches_full_sort(scores in proptest::collection::vec(prop_oneof![Just(f32::NAN), (0u8..10).prop_map(f32::from)], 0..60), k in 0usize..70) {
+            let got = top_k(&scores, k);
+            let mut all: Vec<(ItemIdx, f32)> = scores.iter().enumerate()
+                .filter(|(_, s)| s.is_finite()).map(|(i, &s)| (ItemIdx(i as u32), s)).collect();
+            all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            all.truncate(k);
+            prop_assert_eq!(got, all);
+        }
+    }
+}
