@@ -1,1 +1,70 @@
-fn main() {}
+//! `movierec`: evaluate movie recommenders on MovieLens with the report's
+//! protocol, and write synthetic MovieLens-format data.
+//!
+//! Clap types stay in this crate: they are turned once into the validated
+//! configurations of the library crates (ripgrep's low/high args).
+
+mod evaluate;
+mod models;
+mod progress;
+mod split;
+mod synth;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Train and evaluate movie recommenders on MovieLens, honestly.
+#[derive(Debug, Parser)]
+#[command(name = "movierec", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Worker threads (0 = all cores). The same seed and thread count give the same results.
+    #[arg(long, global = true, default_value_t = 0)]
+    threads: usize,
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Evaluate models with the report's protocol (repeated 90/10 holdout by
+    /// default) or on a given train/test pair of files.
+    Evaluate(Box<evaluate::EvaluateArgs>),
+    /// Write one split of the protocol as a train/test pair of CSV files.
+    Split(split::SplitArgs),
+    /// Write a synthetic MovieLens-format folder (ratings.csv, movies.csv).
+    Synth(synth::SynthArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if err
+                .chain()
+                .filter_map(|e| e.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(cli.threads)
+        .build_global()?;
+    match cli.command {
+        Command::Evaluate(args) => evaluate::run(*args, cli.quiet),
+        Command::Split(args) => split::run(args, cli.quiet),
+        Command::Synth(args) => synth::run(args, cli.quiet),
+    }
+}

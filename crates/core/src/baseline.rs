@@ -51,7 +51,12 @@ impl Default for ConstantConfig {
 impl Fit for ConstantConfig {
     type Model = Constant;
     type Error = Infallible;
-    fn fit(&self, train: &RatingMatrix, _: Option<&Ratings>, _: &mut dyn Observer) -> Result<Constant, Infallible> {
+    fn fit(
+        &self,
+        train: &RatingMatrix,
+        _: Option<&Ratings>,
+        _: &mut dyn Observer,
+    ) -> Result<Constant, Infallible> {
         Ok(Constant {
             value: self.value,
             n_items: train.n_items(),
@@ -67,7 +72,12 @@ pub struct GlobalMeanConfig {}
 impl Fit for GlobalMeanConfig {
     type Model = Constant;
     type Error = Infallible;
-    fn fit(&self, train: &RatingMatrix, _: Option<&Ratings>, _: &mut dyn Observer) -> Result<Constant, Infallible> {
+    fn fit(
+        &self,
+        train: &RatingMatrix,
+        _: Option<&Ratings>,
+        _: &mut dyn Observer,
+    ) -> Result<Constant, Infallible> {
         Ok(Constant {
             value: train.global_mean(),
             n_items: train.n_items(),
@@ -106,7 +116,9 @@ impl BiasConfig {
     pub fn validate(&self) -> Result<(), Error> {
         for (name, v) in [("reg_user", self.reg_user), ("reg_item", self.reg_item)] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::Config(format!("bias {name} must be finite and >= 0, got {v}")));
+                return Err(Error::Config(format!(
+                    "bias {name} must be finite and >= 0, got {v}"
+                )));
             }
         }
         Ok(())
@@ -192,7 +204,9 @@ impl Fit for BiasConfig {
                 train: Some(train_metrics(&model, train)),
                 validation: validation.map(|v| {
                     SetMetrics::compute(
-                        v.entries.iter().map(|r| (model.estimate(r.user, r.item), r.value)),
+                        v.entries
+                            .iter()
+                            .map(|r| (model.estimate(r.user, r.item), r.value)),
                         train.scale(),
                     )
                 }),
@@ -220,7 +234,11 @@ fn train_metrics(model: &BiasBaseline, train: &RatingMatrix) -> SetMetrics {
     for u in 0..train.n_users() {
         let (items, values) = train.user_ratings(UserIdx(u as u32));
         for (&i, &r) in items.iter().zip(values) {
-            acc.add(model.estimate(UserIdx(u as u32), ItemIdx(i as u32)), r, train.scale());
+            acc.add(
+                model.estimate(UserIdx(u as u32), ItemIdx(i as u32)),
+                r,
+                train.scale(),
+            );
         }
     }
     acc.finish()
@@ -249,6 +267,20 @@ pub enum FallbackModel {
     Constant(f32),
 }
 
+impl std::str::FromStr for Fallback {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bias" => Ok(Fallback::Bias),
+            "report" => Ok(Fallback::Report),
+            "mean" => Ok(Fallback::Mean),
+            _ => Err(format!(
+                "unknown fallback {s:?}: expected bias, report or mean"
+            )),
+        }
+    }
+}
+
 impl Fallback {
     /// Fits the fallback on the training ratings.
     pub fn fit(self, train: &RatingMatrix) -> FallbackModel {
@@ -264,11 +296,16 @@ impl Fallback {
 }
 
 impl FallbackModel {
-    /// The fallback estimate for one pair.
+    /// The fallback estimate for one pair. Indices beyond the training index
+    /// space (ids first seen in a test file) have an unknown, zero bias.
     #[inline]
     pub fn estimate(&self, user: UserIdx, item: ItemIdx) -> f32 {
         match self {
-            FallbackModel::Bias(b) => b.estimate(user, item),
+            FallbackModel::Bias(b) => {
+                let bu = b.user_bias.get(user.get()).copied().unwrap_or(0.0);
+                let bi = b.item_bias.get(item.get()).copied().unwrap_or(0.0);
+                b.mu + bu + bi
+            }
             FallbackModel::Constant(c) => *c,
         }
     }
@@ -298,7 +335,11 @@ mod tests {
     #[test]
     fn unregularised_biases_fit_an_additive_matrix_exactly() {
         let m = small();
-        let cfg = BiasConfig { reg_user: 0.0, reg_item: 0.0, epochs: 50 };
+        let cfg = BiasConfig {
+            reg_user: 0.0,
+            reg_item: 0.0,
+            epochs: 50,
+        };
         let model = cfg.fit(&m, None, &mut NoopObserver).unwrap();
         for (u, i, r) in [(0, 0, 5.0), (0, 1, 4.0), (1, 0, 3.0), (1, 1, 2.0)] {
             assert_relative_eq!(model.estimate(UserIdx(u), ItemIdx(i)), r, epsilon = 1e-4);
@@ -310,16 +351,28 @@ mod tests {
 
     #[test]
     fn negative_regularisation_is_rejected() {
-        let cfg = BiasConfig { reg_user: -1.0, ..Default::default() };
+        let cfg = BiasConfig {
+            reg_user: -1.0,
+            ..Default::default()
+        };
         assert!(matches!(cfg.validate(), Err(Error::Config(_))));
     }
 
     #[test]
     fn fallbacks() {
         let m = small();
-        assert_eq!(Fallback::Report.fit(&m).estimate(UserIdx(2), ItemIdx(2)), 3.0);
+        assert_eq!(
+            Fallback::Report.fit(&m).estimate(UserIdx(2), ItemIdx(2)),
+            3.0
+        );
         assert_eq!(Fallback::Mean.fit(&m).estimate(UserIdx(2), ItemIdx(2)), 3.5);
-        let c = GlobalMeanConfig {}.fit(&m, None, &mut NoopObserver).unwrap();
+        let bias = Fallback::Bias.fit(&m);
+        let b = |u, i| bias.estimate(UserIdx(u), ItemIdx(i));
+        assert_eq!(b(9, 9), 3.5, "ids outside the index space have zero biases");
+        assert_eq!(b(0, 9), b(0, 2));
+        let c = GlobalMeanConfig {}
+            .fit(&m, None, &mut NoopObserver)
+            .unwrap();
         assert_eq!(c.predict(UserIdx(0), ItemIdx(0)), Some(3.5));
     }
 }

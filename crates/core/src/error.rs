@@ -13,7 +13,9 @@ pub enum Error {
         item: u32,
     },
     /// A rating refers to an index outside the declared index space.
-    #[error("rating ({user}, {item}) is outside the index space {n_users} users x {n_items} items")]
+    #[error(
+        "rating ({user}, {item}) is outside the index space {n_users} users x {n_items} items"
+    )]
     OutOfRange {
         /// Dense user index.
         user: u32,

@@ -27,8 +27,8 @@
 mod baseline;
 mod error;
 mod ids;
-pub mod metrics;
 mod matrix;
+pub mod metrics;
 mod model;
 mod ratings;
 

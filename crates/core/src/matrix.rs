@@ -48,15 +48,25 @@ impl RatingMatrix {
                 });
             }
         }
-        let by_user = compress(n_users, n_items, order.iter().map(|&p| {
-            let r = e[p as usize];
-            (r.user.get(), r.item.get(), r.value)
-        }), false);
+        let by_user = compress(
+            n_users,
+            n_items,
+            order.iter().map(|&p| {
+                let r = e[p as usize];
+                (r.user.get(), r.item.get(), r.value)
+            }),
+            false,
+        );
         order.sort_unstable_by_key(|&p| (e[p as usize].item, e[p as usize].user));
-        let by_item = compress(n_items, n_users, order.iter().map(|&p| {
-            let r = e[p as usize];
-            (r.item.get(), r.user.get(), r.value)
-        }), true);
+        let by_item = compress(
+            n_items,
+            n_users,
+            order.iter().map(|&p| {
+                let r = e[p as usize];
+                (r.item.get(), r.user.get(), r.value)
+            }),
+            true,
+        );
         let global_mean = ratings.mean().unwrap_or(0.0) as f32;
         let mean_of = |m: &CsMat<f32>, n: usize| -> Vec<f32> {
             (0..n)
@@ -213,7 +223,10 @@ mod tests {
 
     fn ratings(triples: &[(u32, u32, f32)], n_users: usize, n_items: usize) -> Ratings {
         Ratings::new(
-            triples.iter().map(|&(u, i, r)| Rating::new(u, i, r)).collect(),
+            triples
+                .iter()
+                .map(|&(u, i, r)| Rating::new(u, i, r))
+                .collect(),
             n_users,
             n_items,
             RatingScale::default(),
@@ -222,15 +235,17 @@ mod tests {
 
     #[test]
     fn both_orientations_and_means() {
-        let m = RatingMatrix::new(&ratings(
-            &[(1, 2, 4.0), (0, 0, 5.0), (1, 0, 3.0)],
-            3,
-            4,
-        ))
-        .unwrap();
+        let m =
+            RatingMatrix::new(&ratings(&[(1, 2, 4.0), (0, 0, 5.0), (1, 0, 3.0)], 3, 4)).unwrap();
         assert_eq!(m.nnz(), 3);
-        assert_eq!(m.user_ratings(UserIdx(1)), (&[0usize, 2][..], &[3.0f32, 4.0][..]));
-        assert_eq!(m.item_ratings(ItemIdx(0)), (&[0usize, 1][..], &[5.0f32, 3.0][..]));
+        assert_eq!(
+            m.user_ratings(UserIdx(1)),
+            (&[0usize, 2][..], &[3.0f32, 4.0][..])
+        );
+        assert_eq!(
+            m.item_ratings(ItemIdx(0)),
+            (&[0usize, 1][..], &[5.0f32, 3.0][..])
+        );
         assert_eq!(m.user_mean(UserIdx(1)), 3.5);
         assert_eq!(m.user_mean(UserIdx(2)), 4.0);
         assert_eq!(m.item_count(ItemIdx(3)), 0);

@@ -70,6 +70,16 @@ pub trait Fit {
         validation: Option<&Ratings>,
         observer: &mut dyn Observer,
     ) -> Result<Self::Model, Self::Error>;
+
+    /// The settings for a refit on train + validation once validation has
+    /// made its choices (K, epochs, ...): the protocol may refit with them
+    /// and no validation set. By default, the same settings.
+    fn refit_config(&self, _model: &Self::Model) -> Self
+    where
+        Self: Sized + Clone,
+    {
+        self.clone()
+    }
 }
 
 /// What an iterative fit reports after each epoch: the data behind progress

@@ -1,0 +1,307 @@
+//! `movierec evaluate`: the report's protocol on a dataset, or a given train/test pair.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{ensure, Context};
+use clap::Args;
+use movierec_core::{Fallback, Fit, RatingScale};
+use movierec_data::{
+    load, Columns, Dataset, GenericCsv, LoadOptions, OnDuplicate, Protocol, SplitConfig,
+};
+use movierec_eval::{
+    evaluate, evaluate_given, write_atomic, EvalOptions, GivenOptions, ModelReport, Report,
+};
+use serde::Serialize;
+
+use crate::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
+use crate::progress::Bar;
+
+/// Arguments of `movierec evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Dataset folder (ml-latest*, ml-100k, ml-1m, ml-10m, ...), or with
+    /// `--columns` one ratings file.
+    #[arg(long, env = "MOVIELENS_DIR", default_value = "data/ml-latest-small")]
+    data: PathBuf,
+    /// Models to evaluate, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "bias")]
+    model: Vec<ModelKind>,
+    #[command(flatten)]
+    model_args: ModelArgs,
+    /// Protocol: holdout (the report's repeated 90/10), kfold, user-holdout or temporal.
+    #[arg(long, default_value = "holdout")]
+    protocol: Protocol,
+    /// Repeats of holdout and user-holdout (repeat r uses seed stream r).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Folds of kfold.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Share of ratings held out as test.
+    #[arg(long, default_value_t = 0.1)]
+    test_fraction: f64,
+    /// Share of the remaining ratings held out as validation.
+    #[arg(long, default_value_t = 0.1)]
+    validation_fraction: f64,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Prediction for pairs a model cannot score: bias, report (3.0) or mean.
+    #[arg(long, default_value = "bias")]
+    fallback: Fallback,
+    /// Score test with the model fitted on train alone, instead of refitting
+    /// on train + validation with the settings validation chose.
+    #[arg(long)]
+    no_refit: bool,
+    /// Print JSON (every repeat, means, confidence intervals) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the results to FILE (.md, .csv or .json by extension); repeatable.
+    #[arg(long, value_name = "FILE")]
+    out: Vec<PathBuf>,
+    #[command(flatten)]
+    input: InputArgs,
+    /// A given train file (CSV with header holding user,item,rating; raw ids).
+    #[arg(long, requires = "test", value_name = "FILE")]
+    train: Option<PathBuf>,
+    /// The test file of the pair, read only after the fit.
+    #[arg(long, requires = "train", value_name = "FILE")]
+    test: Option<PathBuf>,
+    /// Write test predictions (user,item,rating,prediction; test file order) to FILE.
+    #[arg(long, requires = "test", value_name = "FILE")]
+    predictions: Option<PathBuf>,
+}
+
+/// How to read ratings.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// What to do with a repeated (user, movie) pair: error, or keep the latest.
+    #[arg(long, default_value = "error")]
+    on_duplicate: OnDuplicate,
+    /// Read `--data` as one generic CSV file with these columns (names, or
+    /// 0-based positions without a header): user,item,rating[,timestamp].
+    #[arg(long)]
+    columns: Option<Columns>,
+    /// Field delimiter of a generic CSV file.
+    #[arg(long, default_value = ",")]
+    delimiter: char,
+    /// The generic CSV file has no header row.
+    #[arg(long)]
+    no_header: bool,
+    /// Rating scale MIN..MAX of a generic CSV file or a given train/test pair.
+    #[arg(long, default_value = "0.5..5", value_parser = parse_scale)]
+    scale: RatingScale,
+}
+
+fn parse_scale(s: &str) -> Result<RatingScale, String> {
+    let (lo, hi) = s
+        .split_once("..")
+        .ok_or_else(|| format!("expected MIN..MAX, got {s:?}"))?;
+    let parse = |x: &str| {
+        x.trim()
+            .parse::<f32>()
+            .map_err(|e| format!("{x:?} in {s:?}: {e}"))
+    };
+    let (lo, hi) = (parse(lo)?, parse(hi)?);
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(format!("the scale {s:?} must have finite MIN < MAX"));
+    }
+    Ok(RatingScale::new(lo, hi))
+}
+
+/// Runs `movierec evaluate`.
+pub fn run(args: EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
+    let report = match (&args.train, &args.test) {
+        (Some(train), Some(test)) => run_given(&args, train, test, quiet)?,
+        _ => run_protocol(&args, quiet)?,
+    };
+    if args.json {
+        print!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_markdown());
+    }
+    for out in &args.out {
+        report.write(out)?;
+    }
+    Ok(())
+}
+
+fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
+    let opts = LoadOptions {
+        on_duplicate: args.input.on_duplicate,
+        generic: args.input.columns.clone().map(|columns| GenericCsv {
+            columns,
+            delimiter: args.input.delimiter as u8,
+            has_header: !args.input.no_header,
+            scale: args.input.scale,
+        }),
+    };
+    ensure!(
+        args.input.delimiter.is_ascii(),
+        "--delimiter must be one ASCII character"
+    );
+    let dataset = load(&args.data, &opts)?;
+    let eval = EvalOptions {
+        split: SplitConfig {
+            protocol: args.protocol,
+            test_fraction: args.test_fraction,
+            validation_fraction: args.validation_fraction,
+            folds: args.folds,
+            repeats: args.repeats,
+            seed: args.seed,
+        },
+        fallback: args.fallback,
+        refit: !args.no_refit,
+    };
+    let mut models = Vec::new();
+    for &kind in &args.model {
+        let mut v = ProtocolRun {
+            dataset: &dataset,
+            opts: &eval,
+            quiet,
+        };
+        models.push(with_model(kind, &args.model_args, &mut v)?);
+    }
+    Ok(Report {
+        dataset: dataset.name.clone(),
+        protocol: protocol_name(args.protocol).to_string(),
+        seed: args.seed,
+        provenance: Some(provenance()),
+        models,
+    })
+}
+
+struct ProtocolRun<'a> {
+    dataset: &'a Dataset,
+    opts: &'a EvalOptions,
+    quiet: bool,
+}
+
+impl ModelVisitor for ProtocolRun<'_> {
+    type Output = ModelReport;
+    fn visit<F: Fit + Serialize + Clone>(
+        &mut self,
+        name: &str,
+        config: F,
+    ) -> anyhow::Result<ModelReport> {
+        let mut bar = Bar::new(name, self.quiet);
+        let ds = self.dataset;
+        let report = evaluate(
+            name,
+            &config,
+            &ds.ratings,
+            ds.timestamps.as_deref(),
+            self.opts,
+            &mut bar,
+        );
+        bar.finish();
+        Ok(report?)
+    }
+}
+
+fn run_given(
+    args: &EvaluateArgs,
+    train: &Path,
+    test: &Path,
+    quiet: bool,
+) -> anyhow::Result<Report> {
+    ensure!(
+        args.predictions.is_none() || args.model.len() == 1,
+        "--predictions takes exactly one --model"
+    );
+    let opts = GivenOptions {
+        scale: args.input.scale,
+        on_duplicate: args.input.on_duplicate,
+        validation_fraction: args.validation_fraction,
+        seed: args.seed,
+        fallback: args.fallback,
+        refit: !args.no_refit,
+    };
+    let mut models = Vec::new();
+    for &kind in &args.model {
+        let mut v = GivenRun {
+            train,
+            test,
+            opts: &opts,
+            predictions: args.predictions.as_deref(),
+            quiet,
+        };
+        models.push(with_model(kind, &args.model_args, &mut v)?);
+    }
+    let name = train.file_name().map_or_else(
+        || train.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(Report {
+        dataset: name,
+        protocol: "given".to_string(),
+        seed: args.seed,
+        provenance: Some(provenance()),
+        models,
+    })
+}
+
+struct GivenRun<'a> {
+    train: &'a Path,
+    test: &'a Path,
+    opts: &'a GivenOptions,
+    predictions: Option<&'a Path>,
+    quiet: bool,
+}
+
+impl ModelVisitor for GivenRun<'_> {
+    type Output = ModelReport;
+    fn visit<F: Fit + Serialize + Clone>(
+        &mut self,
+        name: &str,
+        config: F,
+    ) -> anyhow::Result<ModelReport> {
+        let mut bar = Bar::new(name, self.quiet);
+        let result = evaluate_given(name, &config, self.train, self.test, self.opts, &mut bar);
+        bar.finish();
+        let result = result?;
+        if let Some(path) = self.predictions {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(["user", "item", "rating", "prediction"])?;
+            for (r, &p) in result.test.entries.iter().zip(&result.predictions) {
+                w.write_record([
+                    result.users.raw(r.user.0).to_string(),
+                    result.items.raw(r.item.0).to_string(),
+                    r.value.to_string(),
+                    self.opts.scale.clamp(p).to_string(),
+                ])?;
+            }
+            let bytes = w.into_inner().context("writing predictions")?;
+            write_atomic(path, &bytes)?;
+        }
+        Ok(result.report)
+    }
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Holdout => "holdout",
+        Protocol::Kfold => "kfold",
+        Protocol::UserHoldout => "user-holdout",
+        Protocol::Temporal => "temporal",
+    }
+}
+
+/// Which command, commit and machine produced a result.
+pub fn provenance() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "movierec {} {}; commit {commit}; {cores} cores, {} threads",
+        env!("CARGO_PKG_VERSION"),
+        args.join(" "),
+        rayon::current_num_threads()
+    )
+}

@@ -1,0 +1,80 @@
+//! `movierec split`: write one split of the protocol as a given train/test
+//! pair of files, so that outside tools can be scored on the very same split.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use movierec_core::Rating;
+use movierec_data::{load, make_splits, Dataset, LoadOptions, Protocol, SplitConfig};
+use movierec_eval::write_atomic;
+
+/// Arguments of `movierec split`.
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// Dataset folder.
+    #[arg(long, env = "MOVIELENS_DIR", default_value = "data/ml-latest-small")]
+    data: PathBuf,
+    /// Protocol: holdout, kfold, user-holdout or temporal.
+    #[arg(long, default_value = "holdout")]
+    protocol: Protocol,
+    /// Which repeat (or fold) of the protocol to write.
+    #[arg(long, default_value_t = 0)]
+    repeat: usize,
+    /// Share of ratings held out as test.
+    #[arg(long, default_value_t = 0.1)]
+    test_fraction: f64,
+    /// Seed of the split (the same as `evaluate --seed`).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output folder: train.csv (train + validation) and test.csv, header
+    /// `user,item,rating`, raw ids.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs `movierec split`.
+pub fn run(args: SplitArgs, _quiet: bool) -> anyhow::Result<()> {
+    let ds = load(&args.data, &LoadOptions::default())?;
+    let cfg = SplitConfig {
+        protocol: args.protocol,
+        test_fraction: args.test_fraction,
+        validation_fraction: 0.0,
+        repeats: args.repeat + 1,
+        folds: SplitConfig::default().folds.max(args.repeat + 1),
+        seed: args.seed,
+    };
+    let splits = make_splits(&ds.ratings, ds.timestamps.as_deref(), &cfg)?;
+    let split = splits.get(args.repeat).with_context(|| {
+        format!(
+            "the protocol makes {} split(s), not {}",
+            splits.len(),
+            args.repeat + 1
+        )
+    })?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create the folder", args.out.display()))?;
+    let mut train = split.train.clone();
+    train.extend_from_slice(&split.validation);
+    train.sort_unstable();
+    for (name, positions) in [("train.csv", &train), ("test.csv", &split.test)] {
+        let path = args.out.join(name);
+        write_atomic(&path, &to_csv(&ds, positions)?)?;
+        println!("{}: {} ratings", path.display(), positions.len());
+    }
+    Ok(())
+}
+
+fn to_csv(ds: &Dataset, positions: &[usize]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["user", "item", "rating"])?;
+    for &p in positions {
+        let Rating { user, item, value } = ds.ratings.entries[p];
+        w.write_record([
+            ds.users.raw(user.0).to_string(),
+            ds.items.raw(item.0).to_string(),
+            value.to_string(),
+        ])?;
+    }
+    Ok(w.into_inner()?)
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests of the `movierec` binary: exit codes, one-line errors,
+//! output shapes, and (with `MOVIELENS_DIR`) the accuracy targets.
+
+// Bad input: every case exits 1 with one line naming file, line and problem.
+mod errors;
+// The protocol on small data built here, a given pair, synthetic data.
+mod commands;
+// ml-latest-small, when MOVIELENS_DIR is set.
+mod real_data;
+mod util;

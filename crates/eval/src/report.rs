@@ -1,0 +1,348 @@
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use movierec_core::EpochRecord;
+use serde::{Deserialize, Serialize};
+
+use crate::{mean_ci95, EvalError, Result};
+
+/// Test-set results of one repeat of the protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepeatResult {
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean squared error.
+    pub mse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// The report's half-star accuracy.
+    pub accuracy: f64,
+    /// Wall seconds spent fitting (refit included).
+    pub fit_seconds: f64,
+    /// Wall seconds spent predicting the test set.
+    pub predict_seconds: f64,
+    /// Test ratings predicted by the fallback (cold user or item, or no estimate).
+    pub fallbacks: usize,
+    /// Number of test ratings.
+    pub n_test: usize,
+    /// Per-epoch records of the fit on the training part, for curves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<EpochRecord>,
+}
+
+/// One figure per metric: a mean, or a confidence half-width.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean squared error.
+    pub mse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Half-star accuracy.
+    pub accuracy: f64,
+    /// Fit seconds.
+    pub fit_seconds: f64,
+    /// Predict seconds.
+    pub predict_seconds: f64,
+    /// Fallback count.
+    pub fallbacks: f64,
+}
+
+/// All repeats of one model, with their mean and 95% confidence half-widths.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelReport {
+    /// Model name as the CLI knows it.
+    pub model: String,
+    /// The resolved configuration the model was fitted with.
+    pub config: serde_json::Value,
+    /// One entry per repeat (or fold).
+    pub repeats: Vec<RepeatResult>,
+    /// Means over repeats.
+    pub mean: Summary,
+    /// Half-widths of the 95% Student-t intervals (NaN, written as null, for one repeat).
+    pub ci95: Summary,
+}
+
+impl ModelReport {
+    /// Summarises `repeats` (which must not be empty).
+    pub fn new(model: &str, config: serde_json::Value, repeats: Vec<RepeatResult>) -> Self {
+        let stat = |f: fn(&RepeatResult) -> f64| {
+            let v: Vec<f64> = repeats.iter().map(f).collect();
+            mean_ci95(&v)
+        };
+        let fields: [fn(&RepeatResult) -> f64; 7] = [
+            |r| r.rmse,
+            |r| r.mse,
+            |r| r.mae,
+            |r| r.accuracy,
+            |r| r.fit_seconds,
+            |r| r.predict_seconds,
+            |r| r.fallbacks as f64,
+        ];
+        let s = fields.map(stat);
+        let pick = |half: bool| {
+            let g = |i: usize| if half { s[i].ci95 } else { s[i].mean };
+            Summary {
+                rmse: g(0),
+                mse: g(1),
+                mae: g(2),
+                accuracy: g(3),
+                fit_seconds: g(4),
+                predict_seconds: g(5),
+                fallbacks: g(6),
+            }
+        };
+        Self {
+            model: model.to_string(),
+            config,
+            mean: pick(false),
+            ci95: pick(true),
+            repeats,
+        }
+    }
+}
+
+/// Results of every model on one dataset and protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Dataset name (its folder).
+    pub dataset: String,
+    /// Protocol name.
+    pub protocol: String,
+    /// Base seed (repeat r uses stream r).
+    pub seed: u64,
+    /// Which command, commit and machine produced this report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<String>,
+    /// One entry per model.
+    pub models: Vec<ModelReport>,
+}
+
+impl Report {
+    /// Pretty JSON (curves included).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serialises") + "\n"
+    }
+
+    /// A markdown table: mean ± 95% half-width per metric.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        if let Some(p) = &self.provenance {
+            let _ = writeln!(s, "<!-- {p} -->\n");
+        }
+        let repeats = self.models.first().map_or(0, |m| m.repeats.len());
+        let _ = writeln!(
+            s,
+            "Dataset `{}`, protocol `{}`, {} repeat(s), seed {}; mean ± 95% CI half-width (Student t).\n",
+            self.dataset, self.protocol, repeats, self.seed
+        );
+        s.push_str(
+            "| model | RMSE | MSE | MAE | half-star accuracy | fit s | predict s | fallbacks |\n",
+        );
+        s.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        for m in &self.models {
+            let c = |mean: f64, half: f64, d: usize| {
+                if half.is_nan() {
+                    format!("{mean:.d$}")
+                } else {
+                    format!("{mean:.d$} ± {half:.d$}")
+                }
+            };
+            let (a, h) = (&m.mean, &m.ci95);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {:.1} |",
+                m.model,
+                c(a.rmse, h.rmse, 4),
+                c(a.mse, h.mse, 4),
+                c(a.mae, h.mae, 4),
+                c(a.accuracy, h.accuracy, 4),
+                c(a.fit_seconds, h.fit_seconds, 3),
+                c(a.predict_seconds, h.predict_seconds, 3),
+                a.fallbacks,
+            );
+        }
+        s
+    }
+
+    /// CSV: one row per model and repeat (`repeat` = `mean` and `ci95` for the summary rows).
+    pub fn to_csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let head = [
+            "dataset",
+            "protocol",
+            "model",
+            "repeat",
+            "rmse",
+            "mse",
+            "mae",
+            "accuracy",
+            "fit_seconds",
+            "predict_seconds",
+            "fallbacks",
+        ];
+        w.write_record(head).expect("in-memory write");
+        for m in &self.models {
+            let mut row = |label: String, v: [f64; 7]| {
+                let mut rec = vec![
+                    self.dataset.clone(),
+                    self.protocol.clone(),
+                    m.model.clone(),
+                    label,
+                ];
+                rec.extend(v.iter().map(|x| {
+                    if x.is_nan() {
+                        String::new()
+                    } else {
+                        format!("{x}")
+                    }
+                }));
+                w.write_record(rec).expect("in-memory write");
+            };
+            for (i, r) in m.repeats.iter().enumerate() {
+                let v = [
+                    r.rmse,
+                    r.mse,
+                    r.mae,
+                    r.accuracy,
+                    r.fit_seconds,
+                    r.predict_seconds,
+                    r.fallbacks as f64,
+                ];
+                row(i.to_string(), v);
+            }
+            for (label, s) in [("mean", &m.mean), ("ci95", &m.ci95)] {
+                let v = [
+                    s.rmse,
+                    s.mse,
+                    s.mae,
+                    s.accuracy,
+                    s.fit_seconds,
+                    s.predict_seconds,
+                    s.fallbacks,
+                ];
+                row(label.to_string(), v);
+            }
+        }
+        String::from_utf8(w.into_inner().expect("in-memory flush")).expect("CSV of UTF-8 fields")
+    }
+
+    /// Writes the report to `path`, as JSON, CSV or markdown by its
+    /// extension (`.json`, `.csv`, anything else markdown), atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => self.to_json(),
+            Some("csv") => self.to_csv(),
+            _ => self.to_markdown(),
+        };
+        write_atomic(path, text.as_bytes())
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: a reader never sees half a file, and a failure leaves the old one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let err = |source| EvalError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repeat(rmse: f64) -> RepeatResult {
+        RepeatResult {
+            rmse,
+            mse: rmse * rmse,
+            mae: rmse * 0.8,
+            accuracy: 0.3,
+            fit_seconds: 0.01,
+            predict_seconds: 0.001,
+            fallbacks: 3,
+            n_test: 100,
+            curve: Vec::new(),
+        }
+    }
+
+    fn report() -> Report {
+        Report {
+            dataset: "tiny".into(),
+            protocol: "holdout".into(),
+            seed: 42,
+            provenance: None,
+            models: vec![ModelReport::new(
+                "bias",
+                serde_json::json!({"epochs": 10}),
+                vec![repeat(0.9), repeat(0.8)],
+            )],
+        }
+    }
+
+    #[test]
+    fn json_has_the_agreed_shape() {
+        let v: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
+        for key in ["dataset", "protocol", "seed", "models"] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+        let m = &v["models"][0];
+        for key in ["model", "config", "repeats", "mean", "ci95"] {
+            assert!(m.get(key).is_some(), "{key}");
+        }
+        for key in [
+            "rmse",
+            "mse",
+            "mae",
+            "accuracy",
+            "fit_seconds",
+            "predict_seconds",
+            "fallbacks",
+        ] {
+            assert!(m["repeats"][0].get(key).is_some(), "{key}");
+        }
+        assert!((m["mean"]["rmse"].as_f64().unwrap() - 0.85).abs() < 1e-12);
+    }
+
+    #[test]
+    fn markdown_and_csv_carry_every_model() {
+        let r = report();
+        let md = r.to_markdown();
+        assert!(md.contains("| bias | 0.8500 ± "), "{md}");
+        let csv = r.to_csv();
+        assert_eq!(csv.lines().count(), 1 + 2 + 2);
+        assert!(csv
+            .lines()
+            .nth(3)
+            .unwrap()
+            .starts_with("tiny,holdout,bias,mean,0.85"));
+    }
+
+    #[test]
+    fn write_replaces_atomically_by_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, "old").unwrap();
+        report().write(&path).unwrap();
+        let back: Report = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back.models[0].model, "bias");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        let err = write_atomic(&dir.path().join("missing/r.md"), b"x").unwrap_err();
+        assert!(err.to_string().contains("missing/r.md"), "{err}");
+    }
+}

@@ -1,0 +1,478 @@
+use std::path::Path;
+use std::time::Instant;
+
+use movierec_core::{
+    Control, EpochRecord, Fallback, FallbackModel, Fit, IdMap, NoopObserver, Observer, Rating,
+    RatingMatrix, RatingScale, Ratings, Recommender, SetMetrics,
+};
+use movierec_data::{carve_validation, make_splits, read_interactions, OnDuplicate, SplitConfig};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::{EvalError, ModelReport, RepeatResult, Result};
+
+/// How to run the protocol.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Which splits, how many repeats, which seed.
+    pub split: SplitConfig,
+    /// What predicts pairs the model cannot score.
+    pub fallback: Fallback,
+    /// After fitting on train with validation, refit on train + validation
+    /// with the settings validation chose (as the AutoRec paper does) before
+    /// scoring test. Default: true.
+    pub refit: bool,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            split: SplitConfig::default(),
+            fallback: Fallback::Bias,
+            refit: true,
+        }
+    }
+}
+
+/// Receives the progress of a protocol run (progress bars, live curves).
+pub trait Monitor {
+    /// A repeat (or fold) starts; `index` counts from 0.
+    fn repeat(&mut self, _index: usize, _total: usize) {}
+    /// An epoch of the fit on the training part ended.
+    fn epoch(&mut self, _record: &EpochRecord) {}
+}
+
+/// A monitor that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMonitor;
+
+impl Monitor for NoMonitor {}
+
+/// Records the curve and forwards each epoch to the monitor.
+struct Recorder<'a> {
+    curve: Vec<EpochRecord>,
+    monitor: &'a mut dyn Monitor,
+}
+
+impl Observer for Recorder<'_> {
+    fn on_epoch(&mut self, record: &EpochRecord) -> Control {
+        self.monitor.epoch(record);
+        self.curve.push(record.clone());
+        Control::Continue
+    }
+}
+
+/// Runs the protocol of `opts` for one model on a rating set: for every
+/// split, fit on train (validation for the model's own choices), optionally
+/// refit on train + validation, then score test.
+///
+/// # Errors
+/// A split that cannot be made (e.g. temporal without timestamps), a fit
+/// that fails, or a protocol with no test ratings.
+pub fn evaluate<F>(
+    name: &str,
+    config: &F,
+    ratings: &Ratings,
+    timestamps: Option<&[i64]>,
+    opts: &EvalOptions,
+    monitor: &mut dyn Monitor,
+) -> Result<ModelReport>
+where
+    F: Fit + Serialize + Clone,
+{
+    let splits = make_splits(ratings, timestamps, &opts.split)?;
+    let mut repeats = Vec::with_capacity(splits.len());
+    for (r, split) in splits.iter().enumerate() {
+        monitor.repeat(r, splits.len());
+        if split.test.is_empty() {
+            return Err(EvalError::NoTestRatings(format!(
+                "{:?}",
+                opts.split.protocol
+            )));
+        }
+        let train = ratings.select(&split.train);
+        let validation = ratings.select(&split.validation);
+        let test = ratings.select(&split.test);
+        let fitted = fit(
+            name,
+            config,
+            &train,
+            &validation,
+            opts.fallback,
+            opts.refit,
+            monitor,
+        )?;
+        repeats.push(score(fitted, &test.entries).0);
+    }
+    let config = serde_json::to_value(config).expect("configs serialise");
+    Ok(ModelReport::new(name, config, repeats))
+}
+
+/// A model fitted for one repeat, with what scoring needs.
+struct Fitted<M> {
+    model: M,
+    matrix: RatingMatrix,
+    fallback: FallbackModel,
+    fit_seconds: f64,
+    curve: Vec<EpochRecord>,
+}
+
+/// Fits on `train` (validation for the model's own choices), then refits on
+/// train + validation when asked.
+fn fit<F>(
+    name: &str,
+    config: &F,
+    train: &Ratings,
+    validation: &Ratings,
+    fallback: Fallback,
+    refit: bool,
+    monitor: &mut dyn Monitor,
+) -> Result<Fitted<F::Model>>
+where
+    F: Fit + Clone,
+{
+    let fit_err = |e: F::Error| EvalError::Fit {
+        model: name.to_string(),
+        source: Box::new(e),
+    };
+    let start = Instant::now();
+    let matrix = RatingMatrix::new(train)?;
+    let mut recorder = Recorder {
+        curve: Vec::new(),
+        monitor,
+    };
+    let val = (!validation.is_empty()).then_some(validation);
+    let model = config.fit(&matrix, val, &mut recorder).map_err(fit_err)?;
+    let (model, matrix) = if refit && val.is_some() {
+        let full = RatingMatrix::new(&train.concat(validation))?;
+        let again = config.refit_config(&model);
+        (
+            again.fit(&full, None, &mut NoopObserver).map_err(fit_err)?,
+            full,
+        )
+    } else {
+        (model, matrix)
+    };
+    let fallback = fallback.fit(&matrix);
+    Ok(Fitted {
+        model,
+        matrix,
+        fallback,
+        fit_seconds: start.elapsed().as_secs_f64(),
+        curve: recorder.curve,
+    })
+}
+
+/// Scores `test` with a fitted model; returns the result and the predictions.
+fn score<M: Recommender>(fitted: Fitted<M>, test: &[Rating]) -> (RepeatResult, Vec<f32>) {
+    let start = Instant::now();
+    let (predictions, fallbacks) =
+        predict_all(&fitted.model, &fitted.matrix, &fitted.fallback, test);
+    let predict_seconds = start.elapsed().as_secs_f64();
+    let m = SetMetrics::compute(
+        predictions.iter().zip(test).map(|(&p, r)| (p, r.value)),
+        fitted.matrix.scale(),
+    );
+    let result = RepeatResult {
+        rmse: m.rmse,
+        mse: m.mse,
+        mae: m.mae,
+        accuracy: m.accuracy,
+        fit_seconds: fitted.fit_seconds,
+        predict_seconds,
+        fallbacks,
+        n_test: test.len(),
+        curve: fitted.curve,
+    };
+    (result, predictions)
+}
+
+/// Predicts every pair (in parallel, order kept), using `fallback` where the
+/// user or the item has no training rating or the model has no estimate.
+/// Returns the unclamped predictions and how many came from the fallback.
+pub fn predict_all(
+    model: &dyn Recommender,
+    train: &RatingMatrix,
+    fallback: &FallbackModel,
+    pairs: &[Rating],
+) -> (Vec<f32>, usize) {
+    let scored: Vec<(f32, bool)> = pairs
+        .par_iter()
+        .map(|r| {
+            let known = r.user.get() < train.n_users()
+                && r.item.get() < train.n_items()
+                && train.user_count(r.user) > 0
+                && train.item_count(r.item) > 0;
+            match known.then(|| model.predict(r.user, r.item)).flatten() {
+                Some(p) => (p, false),
+                None => (fallback.estimate(r.user, r.item), true),
+            }
+        })
+        .collect();
+    let fallbacks = scored.iter().filter(|s| s.1).count();
+    (scored.into_iter().map(|s| s.0).collect(), fallbacks)
+}
+
+/// How to run a given train/test pair of files.
+#[derive(Debug, Clone)]
+pub struct GivenOptions {
+    /// The valid rating range of both files.
+    pub scale: RatingScale,
+    /// What to do with a repeated (user, item) pair.
+    pub on_duplicate: OnDuplicate,
+    /// Share of the train file carved out (seeded) as validation. 0 disables it.
+    pub validation_fraction: f64,
+    /// Seed of the carve.
+    pub seed: u64,
+    /// What predicts pairs the model cannot score.
+    pub fallback: Fallback,
+    /// Refit on the whole train file once validation has chosen. Default: true.
+    pub refit: bool,
+}
+
+impl Default for GivenOptions {
+    fn default() -> Self {
+        Self {
+            scale: RatingScale::default(),
+            on_duplicate: OnDuplicate::Error,
+            validation_fraction: 0.1,
+            seed: 42,
+            fallback: Fallback::Bias,
+            refit: true,
+        }
+    }
+}
+
+/// The outcome of a given train/test pair.
+#[derive(Debug, Clone)]
+pub struct GivenResult {
+    /// Summary of the model on the pair.
+    pub report: ModelReport,
+    /// The test ratings in the test file's order.
+    pub test: Ratings,
+    /// One prediction per test rating, unclamped.
+    pub predictions: Vec<f32>,
+    /// Raw user ids (train first, then ids new in the test file).
+    pub users: IdMap,
+    /// Raw item ids (train first, then ids new in the test file).
+    pub items: IdMap,
+}
+
+/// Fits on a given train file (carving a seeded validation part for the
+/// model's choices, then refitting on the whole file) and only then reads
+/// and scores the test file.
+///
+/// # Errors
+/// Bad input in either file (with file and line), a failed fit.
+pub fn evaluate_given<F>(
+    name: &str,
+    config: &F,
+    train_path: &Path,
+    test_path: &Path,
+    opts: &GivenOptions,
+    monitor: &mut dyn Monitor,
+) -> Result<GivenResult>
+where
+    F: Fit + Serialize + Clone,
+{
+    let (mut users, mut items) = (IdMap::new(), IdMap::new());
+    let all = read_interactions(
+        train_path,
+        &mut users,
+        &mut items,
+        opts.scale,
+        opts.on_duplicate,
+    )?;
+    let (train_pos, val_pos) = carve_validation(all.len(), opts.validation_fraction, opts.seed);
+    let train = all.select(&train_pos);
+    let validation = all.select(&val_pos);
+    monitor.repeat(0, 1);
+    let fitted = fit(
+        name,
+        config,
+        &train,
+        &validation,
+        opts.fallback,
+        opts.refit,
+        monitor,
+    )?;
+    // The test file is read only now, after the fit; its new ids extend the maps.
+    let test = read_interactions(
+        test_path,
+        &mut users,
+        &mut items,
+        opts.scale,
+        OnDuplicate::Error,
+    )?;
+    let (result, predictions) = score(fitted, &test.entries);
+    let config = serde_json::to_value(config).expect("configs serialise");
+    Ok(GivenResult {
+        report: ModelReport::new(name, config, vec![result]),
+        test,
+        predictions,
+        users,
+        items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use movierec_core::{BiasConfig, ConstantConfig, ItemIdx, UserIdx};
+    use movierec_data::Protocol;
+
+    fn additive(n_users: u32, n_items: u32) -> Ratings {
+        let mut entries = Vec::new();
+        for u in 0..n_users {
+            for i in 0..n_items {
+                if (u * 7 + i * 3) % 4 != 0 {
+                    entries.push(Rating::new(
+                        u,
+                        i,
+                        (1.0 + (u % 5) as f32 * 0.5 + (i % 3) as f32 * 0.5).min(5.0),
+                    ));
+                }
+            }
+        }
+        Ratings::new(
+            entries,
+            n_users as usize,
+            n_items as usize,
+            RatingScale::default(),
+        )
+    }
+
+    /// Counts the models fitted, to see the refit happen.
+    #[derive(Clone, serde::Serialize)]
+    struct Counting(
+        BiasConfig,
+        #[serde(skip)] std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    );
+
+    impl Fit for Counting {
+        type Model = movierec_core::BiasBaseline;
+        type Error = movierec_core::Error;
+        fn fit(
+            &self,
+            t: &RatingMatrix,
+            v: Option<&Ratings>,
+            o: &mut dyn Observer,
+        ) -> Result<Self::Model, Self::Error> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.fit(t, v, o)
+        }
+    }
+
+    #[test]
+    fn refit_fits_twice_per_repeat_and_records_curves() {
+        let ratings = additive(40, 30);
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cfg = Counting(BiasConfig::default(), count.clone());
+        let opts = EvalOptions {
+            split: SplitConfig {
+                repeats: 3,
+                ..SplitConfig::default()
+            },
+            ..EvalOptions::default()
+        };
+        let report = evaluate("bias", &cfg, &ratings, None, &opts, &mut NoMonitor).unwrap();
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 6);
+        assert_eq!(report.repeats.len(), 3);
+        let r = &report.repeats[0];
+        assert_eq!(r.curve.len(), 10, "one record per bias sweep");
+        assert!(r.curve[0].validation.is_some());
+        assert_eq!(r.n_test, (ratings.len() as f64 * 0.1).round() as usize);
+
+        count.store(0, std::sync::atomic::Ordering::SeqCst);
+        let no_refit = EvalOptions {
+            refit: false,
+            ..opts
+        };
+        evaluate("bias", &cfg, &ratings, None, &no_refit, &mut NoMonitor).unwrap();
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn same_seed_same_report() {
+        let ratings = additive(30, 20);
+        let opts = EvalOptions::default();
+        let a = evaluate(
+            "bias",
+            &BiasConfig::default(),
+            &ratings,
+            None,
+            &opts,
+            &mut NoMonitor,
+        )
+        .unwrap();
+        let b = evaluate(
+            "bias",
+            &BiasConfig::default(),
+            &ratings,
+            None,
+            &opts,
+            &mut NoMonitor,
+        )
+        .unwrap();
+        assert_eq!(a.mean.rmse, b.mean.rmse);
+        assert_eq!(a.repeats[4].mae, b.repeats[4].mae);
+    }
+
+    #[test]
+    fn temporal_without_timestamps_is_an_error() {
+        let ratings = additive(10, 10);
+        let opts = EvalOptions {
+            split: SplitConfig {
+                protocol: Protocol::Temporal,
+                ..SplitConfig::default()
+            },
+            ..EvalOptions::default()
+        };
+        assert!(evaluate(
+            "c",
+            &ConstantConfig::default(),
+            &ratings,
+            None,
+            &opts,
+            &mut NoMonitor
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn cold_pairs_and_missing_estimates_use_the_fallback() {
+        /// Scores only item 0.
+        struct OnlyItemZero;
+        impl Recommender for OnlyItemZero {
+            fn n_items(&self) -> usize {
+                2
+            }
+            fn score_into(&self, _: UserIdx, out: &mut [f32]) {
+                out.fill(f32::NAN);
+                out[0] = 1.0;
+            }
+        }
+        let train = Ratings::new(
+            vec![
+                Rating::new(0, 0, 4.0),
+                Rating::new(0, 1, 2.0),
+                Rating::new(1, 0, 3.0),
+            ],
+            3,
+            2,
+            RatingScale::default(),
+        );
+        let m = RatingMatrix::new(&train).unwrap();
+        let fb = Fallback::Report.fit(&m);
+        let pairs = [
+            Rating::new(1, 0, 3.0), // scored
+            Rating::new(1, 1, 3.0), // no estimate
+            Rating::new(2, 0, 3.0), // user without training ratings
+            Rating::new(7, 9, 3.0), // ids new in a test file
+        ];
+        let (p, n) = predict_all(&OnlyItemZero, &m, &fb, &pairs);
+        assert_eq!(p, vec![1.0, 3.0, 3.0, 3.0]);
+        assert_eq!(n, 3);
+        assert_eq!(fb.estimate(UserIdx(7), ItemIdx(9)), 3.0);
+    }
+}
