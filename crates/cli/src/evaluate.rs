@@ -6,7 +6,8 @@ use anyhow::{ensure, Context};
 use clap::Args;
 use movierec_core::{Fallback, Fit, RatingScale};
 use movierec_data::{
-    load, Columns, Dataset, GenericCsv, LoadOptions, OnDuplicate, Protocol, SplitConfig,
+    load, parse_scale, Columns, Dataset, GenericCsv, LoadOptions, OnDuplicate, Protocol,
+    SplitConfig,
 };
 use movierec_eval::{
     evaluate, evaluate_given, write_atomic, EvalOptions, GivenOptions, ModelReport, Report,
@@ -19,21 +20,47 @@ use crate::progress::Bar;
 /// Arguments of `movierec evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Dataset folder (ml-latest*, ml-100k, ml-1m, ml-10m, ...), or with
-    /// `--columns` one ratings file.
-    #[arg(long, env = "MOVIELENS_DIR", default_value = "data/ml-latest-small")]
-    data: PathBuf,
     /// Models to evaluate, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "bias")]
     model: Vec<ModelKind>,
     #[command(flatten)]
     model_args: ModelArgs,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+    /// Score test with the model fitted on train alone, instead of refitting
+    /// on train + validation with the settings validation chose.
+    #[arg(long)]
+    no_refit: bool,
+    /// Print JSON (every repeat, means, confidence intervals) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the results to FILE (.md, .csv or .json by extension); repeatable.
+    #[arg(long, value_name = "FILE")]
+    out: Vec<PathBuf>,
+    /// A given train file (CSV with header holding user,item,rating; raw ids).
+    #[arg(long, requires = "test", value_name = "FILE")]
+    train: Option<PathBuf>,
+    /// The test file of the pair, read only after the fit.
+    #[arg(long, requires = "train", value_name = "FILE")]
+    test: Option<PathBuf>,
+    /// Write test predictions (user,item,rating,prediction; test file order) to FILE.
+    #[arg(long, requires = "test", value_name = "FILE")]
+    predictions: Option<PathBuf>,
+}
+
+/// The dataset and the protocol run on it (shared by `evaluate` and `tune`).
+#[derive(Debug, Args)]
+pub struct ProtocolArgs {
+    /// Dataset folder (ml-latest*, ml-100k, ml-1m, ml-10m, ...), or with
+    /// `--columns` one ratings file.
+    #[arg(long, env = "MOVIELENS_DIR", default_value = "data/ml-latest-small")]
+    data: PathBuf,
     /// Protocol: holdout (the report's repeated 90/10), kfold, user-holdout or temporal.
     #[arg(long, default_value = "holdout")]
     protocol: Protocol,
     /// Repeats of holdout and user-holdout (repeat r uses seed stream r).
     #[arg(long, default_value_t = 5)]
-    repeats: usize,
+    pub repeats: usize,
     /// Folds of kfold.
     #[arg(long, default_value_t = 5)]
     folds: usize,
@@ -45,31 +72,12 @@ pub struct EvaluateArgs {
     validation_fraction: f64,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
-    seed: u64,
+    pub seed: u64,
     /// Prediction for pairs a model cannot score: bias, report (3.0) or mean.
     #[arg(long, default_value = "bias")]
     fallback: Fallback,
-    /// Score test with the model fitted on train alone, instead of refitting
-    /// on train + validation with the settings validation chose.
-    #[arg(long)]
-    no_refit: bool,
-    /// Print JSON (every repeat, means, confidence intervals) instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Also write the results to FILE (.md, .csv or .json by extension); repeatable.
-    #[arg(long, value_name = "FILE")]
-    out: Vec<PathBuf>,
     #[command(flatten)]
     input: InputArgs,
-    /// A given train file (CSV with header holding user,item,rating; raw ids).
-    #[arg(long, requires = "test", value_name = "FILE")]
-    train: Option<PathBuf>,
-    /// The test file of the pair, read only after the fit.
-    #[arg(long, requires = "train", value_name = "FILE")]
-    test: Option<PathBuf>,
-    /// Write test predictions (user,item,rating,prediction; test file order) to FILE.
-    #[arg(long, requires = "test", value_name = "FILE")]
-    predictions: Option<PathBuf>,
 }
 
 /// How to read ratings.
@@ -82,31 +90,52 @@ pub struct InputArgs {
     /// 0-based positions without a header): user,item,rating[,timestamp].
     #[arg(long)]
     columns: Option<Columns>,
-    /// Field delimiter of a generic CSV file.
+    /// Field delimiter of a generic CSV file (one ASCII character).
     #[arg(long, default_value = ",")]
     delimiter: char,
     /// The generic CSV file has no header row.
     #[arg(long)]
     no_header: bool,
     /// Rating scale MIN..MAX of a generic CSV file or a given train/test pair.
-    #[arg(long, default_value = "0.5..5", value_parser = parse_scale)]
+    #[arg(long, default_value = "0.5..5", value_parser = |s: &str| parse_scale(s))]
     scale: RatingScale,
 }
 
-fn parse_scale(s: &str) -> Result<RatingScale, String> {
-    let (lo, hi) = s
-        .split_once("..")
-        .ok_or_else(|| format!("expected MIN..MAX, got {s:?}"))?;
-    let parse = |x: &str| {
-        x.trim()
-            .parse::<f32>()
-            .map_err(|e| format!("{x:?} in {s:?}: {e}"))
-    };
-    let (lo, hi) = (parse(lo)?, parse(hi)?);
-    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-        return Err(format!("the scale {s:?} must have finite MIN < MAX"));
+impl ProtocolArgs {
+    /// Reads the dataset.
+    pub fn load(&self) -> anyhow::Result<Dataset> {
+        let input = &self.input;
+        ensure!(
+            input.delimiter.is_ascii(),
+            "--delimiter must be one ASCII character"
+        );
+        let opts = LoadOptions {
+            on_duplicate: input.on_duplicate,
+            generic: input.columns.clone().map(|columns| GenericCsv {
+                columns,
+                delimiter: input.delimiter as u8,
+                has_header: !input.no_header,
+                scale: input.scale,
+            }),
+        };
+        Ok(load(&self.data, &opts)?)
     }
-    Ok(RatingScale::new(lo, hi))
+
+    /// The protocol's options.
+    pub fn options(&self, refit: bool) -> EvalOptions {
+        EvalOptions {
+            split: SplitConfig {
+                protocol: self.protocol,
+                test_fraction: self.test_fraction,
+                validation_fraction: self.validation_fraction,
+                folds: self.folds,
+                repeats: self.repeats,
+                seed: self.seed,
+            },
+            fallback: self.fallback,
+            refit,
+        }
+    }
 }
 
 /// Runs `movierec evaluate`.
@@ -127,32 +156,9 @@ pub fn run(args: EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
 }
 
 fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
-    let opts = LoadOptions {
-        on_duplicate: args.input.on_duplicate,
-        generic: args.input.columns.clone().map(|columns| GenericCsv {
-            columns,
-            delimiter: args.input.delimiter as u8,
-            has_header: !args.input.no_header,
-            scale: args.input.scale,
-        }),
-    };
-    ensure!(
-        args.input.delimiter.is_ascii(),
-        "--delimiter must be one ASCII character"
-    );
-    let dataset = load(&args.data, &opts)?;
-    let eval = EvalOptions {
-        split: SplitConfig {
-            protocol: args.protocol,
-            test_fraction: args.test_fraction,
-            validation_fraction: args.validation_fraction,
-            folds: args.folds,
-            repeats: args.repeats,
-            seed: args.seed,
-        },
-        fallback: args.fallback,
-        refit: !args.no_refit,
-    };
+    let p = &args.protocol;
+    let dataset = p.load()?;
+    let eval = p.options(!args.no_refit);
     let mut models = Vec::new();
     for &kind in &args.model {
         let mut v = ProtocolRun {
@@ -164,8 +170,8 @@ fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
     }
     Ok(Report {
         dataset: dataset.name.clone(),
-        protocol: protocol_name(args.protocol).to_string(),
-        seed: args.seed,
+        protocol: p.protocol.to_string(),
+        seed: p.seed,
         provenance: Some(provenance()),
         models,
     })
@@ -209,12 +215,13 @@ fn run_given(
         args.predictions.is_none() || args.model.len() == 1,
         "--predictions takes exactly one --model"
     );
+    let p = &args.protocol;
     let opts = GivenOptions {
-        scale: args.input.scale,
-        on_duplicate: args.input.on_duplicate,
-        validation_fraction: args.validation_fraction,
-        seed: args.seed,
-        fallback: args.fallback,
+        scale: p.input.scale,
+        on_duplicate: p.input.on_duplicate,
+        validation_fraction: p.validation_fraction,
+        seed: p.seed,
+        fallback: p.fallback,
         refit: !args.no_refit,
     };
     let mut models = Vec::new();
@@ -235,7 +242,7 @@ fn run_given(
     Ok(Report {
         dataset: name,
         protocol: "given".to_string(),
-        seed: args.seed,
+        seed: p.seed,
         provenance: Some(provenance()),
         models,
     })
@@ -275,15 +282,6 @@ impl ModelVisitor for GivenRun<'_> {
             write_atomic(path, &bytes)?;
         }
         Ok(result.report)
-    }
-}
-
-fn protocol_name(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Holdout => "holdout",
-        Protocol::Kfold => "kfold",
-        Protocol::UserHoldout => "user-holdout",
-        Protocol::Temporal => "temporal",
     }
 }
 

@@ -9,6 +9,7 @@ mod models;
 mod progress;
 mod split;
 mod synth;
+mod tune;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
     Evaluate(Box<evaluate::EvaluateArgs>),
     /// Write one split of the protocol as a train/test pair of CSV files.
     Split(split::SplitArgs),
+    /// Search model settings on validation sets only; writes
+    /// results/<dataset>/tuning-<model>.md and .json.
+    Tune(Box<tune::TuneArgs>),
     /// Write a synthetic MovieLens-format folder (ratings.csv, movies.csv).
     Synth(synth::SynthArgs),
 }
@@ -66,5 +70,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(*args, cli.quiet),
         Command::Split(args) => split::run(args, cli.quiet),
         Command::Synth(args) => synth::run(args, cli.quiet),
+        Command::Tune(args) => tune::run(*args, cli.quiet),
     }
 }

@@ -48,7 +48,7 @@ pub trait ModelVisitor {
     /// Runs with the resolved configuration of the model called `name`.
     fn visit<F>(&mut self, name: &str, config: F) -> anyhow::Result<Self::Output>
     where
-        F: Fit + Serialize + Clone;
+        F: Fit + Serialize + DeserializeOwned + Clone;
 }
 
 /// Resolves the configuration of `kind` and hands it to `visitor`.
@@ -94,5 +94,21 @@ fn section<T: DeserializeOwned + Default>(
             None => Ok(T::default()),
         },
         None => Ok(T::default()),
+    }
+}
+
+/// The built-in search space of `movierec tune` for each model.
+pub fn default_grid(kind: ModelKind) -> serde_json::Map<String, serde_json::Value> {
+    let grid = match kind {
+        ModelKind::Constant => serde_json::json!({"value": [3.0, 3.5, 4.0]}),
+        ModelKind::GlobalMean => serde_json::json!({}),
+        ModelKind::Bias => serde_json::json!({
+            "reg_user": [2.0, 5.0, 10.0, 15.0, 25.0],
+            "reg_item": [2.0, 5.0, 10.0, 15.0, 25.0],
+        }),
+    };
+    match grid {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("grids are objects"),
     }
 }

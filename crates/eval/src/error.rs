@@ -24,6 +24,9 @@ pub enum EvalError {
     /// The protocol produced no split, or a split without test ratings.
     #[error("the {0} protocol produced no test ratings")]
     NoTestRatings(String),
+    /// A tuning grid or trial is unusable.
+    #[error("tuning: {0}")]
+    Tuning(String),
     /// Writing an output file failed.
     #[error("{path}: {source}")]
     Write {

@@ -34,6 +34,7 @@ mod error;
 mod report;
 mod runner;
 mod stats;
+mod tune;
 
 pub use error::{EvalError, Result};
 pub use report::{write_atomic, ModelReport, RepeatResult, Report, Summary};
@@ -42,3 +43,4 @@ pub use runner::{
     NoMonitor,
 };
 pub use stats::{mean_ci95, MeanCi};
+pub use tune::{grid, tune, with_params, Trial, TuningReport};

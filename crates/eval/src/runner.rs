@@ -93,7 +93,7 @@ where
         let train = ratings.select(&split.train);
         let validation = ratings.select(&split.validation);
         let test = ratings.select(&split.test);
-        let fitted = fit(
+        let fitted = fit_on(
             name,
             config,
             &train,
@@ -109,17 +109,17 @@ where
 }
 
 /// A model fitted for one repeat, with what scoring needs.
-struct Fitted<M> {
-    model: M,
-    matrix: RatingMatrix,
-    fallback: FallbackModel,
-    fit_seconds: f64,
-    curve: Vec<EpochRecord>,
+pub(crate) struct Fitted<M> {
+    pub(crate) model: M,
+    pub(crate) matrix: RatingMatrix,
+    pub(crate) fallback: FallbackModel,
+    pub(crate) fit_seconds: f64,
+    pub(crate) curve: Vec<EpochRecord>,
 }
 
 /// Fits on `train` (validation for the model's own choices), then refits on
 /// train + validation when asked.
-fn fit<F>(
+pub(crate) fn fit_on<F>(
     name: &str,
     config: &F,
     train: &Ratings,
@@ -287,7 +287,7 @@ where
     let train = all.select(&train_pos);
     let validation = all.select(&val_pos);
     monitor.repeat(0, 1);
-    let fitted = fit(
+    let fitted = fit_on(
         name,
         config,
         &train,

@@ -1,0 +1,119 @@
+//! `movierec tune`: grid or seeded random search scored on validation sets
+//! only, writing `results/<dataset>/tuning-<model>.{md,json}`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use movierec_core::{rng_for, Fit};
+use movierec_data::Dataset;
+use movierec_eval::{grid, tune, EvalOptions};
+use rand::seq::SliceRandom;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::evaluate::{provenance, ProtocolArgs};
+use crate::models::{default_grid, with_model, ModelArgs, ModelKind, ModelVisitor};
+use crate::progress::Bar;
+
+/// Arguments of `movierec tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// The model to tune.
+    #[arg(long, value_enum)]
+    model: ModelKind,
+    #[command(flatten)]
+    model_args: ModelArgs,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+    /// Search space (TOML): under `[MODEL]`, each setting a list of values,
+    /// e.g. `[bias]` then `reg_user = [5, 10, 15]`. Default: the model's built-in grid.
+    #[arg(long, value_name = "FILE.toml")]
+    grid: Option<PathBuf>,
+    /// Try only N settings of the grid, drawn with the seed (default: all).
+    #[arg(long)]
+    trials: Option<usize>,
+    /// Folder under which `<dataset>/tuning-<model>.md` and `.json` are written.
+    #[arg(long, default_value = "results")]
+    out_dir: PathBuf,
+}
+
+/// Runs `movierec tune`.
+pub fn run(args: TuneArgs, quiet: bool) -> anyhow::Result<()> {
+    let name = args.model.name();
+    let axes = match &args.grid {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read the grid file", path.display()))?;
+            let table: toml::Table = text
+                .parse()
+                .with_context(|| format!("{}: not valid TOML", path.display()))?;
+            let section = table
+                .get(name)
+                .with_context(|| format!("{}: no [{name}] table", path.display()))?;
+            match serde_json::to_value(section)? {
+                serde_json::Value::Object(m) => m,
+                _ => anyhow::bail!("{}: [{name}] must be a table", path.display()),
+            }
+        }
+        None => default_grid(args.model),
+    };
+    let mut trials = grid(&axes);
+    if let Some(n) = args.trials {
+        if n < trials.len() {
+            let mut order: Vec<usize> = (0..trials.len()).collect();
+            order.shuffle(&mut rng_for(args.protocol.seed, 0x7475_6e65));
+            order.truncate(n);
+            order.sort_unstable();
+            trials = order.into_iter().map(|i| trials[i].clone()).collect();
+        }
+    }
+    let dataset = args.protocol.load()?;
+    let opts = args.protocol.options(false);
+    let mut v = TuneRun {
+        dataset: &dataset,
+        opts: &opts,
+        trials: &trials,
+        quiet,
+    };
+    let mut report = with_model(args.model, &args.model_args, &mut v)?;
+    report.provenance = Some(provenance());
+    let dir = args.out_dir.join(&dataset.name);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
+    for ext in ["md", "json"] {
+        report.write(&dir.join(format!("tuning-{name}.{ext}")))?;
+    }
+    print!("{}", report.to_markdown());
+    Ok(())
+}
+
+struct TuneRun<'a> {
+    dataset: &'a Dataset,
+    opts: &'a EvalOptions,
+    trials: &'a [serde_json::Map<String, serde_json::Value>],
+    quiet: bool,
+}
+
+impl ModelVisitor for TuneRun<'_> {
+    type Output = movierec_eval::TuningReport;
+    fn visit<F>(&mut self, name: &str, config: F) -> anyhow::Result<Self::Output>
+    where
+        F: Fit + Serialize + DeserializeOwned + Clone,
+    {
+        let mut bar = Bar::new(name, self.quiet);
+        let ds = self.dataset;
+        let r = tune(
+            name,
+            &ds.name,
+            &config,
+            self.trials,
+            &ds.ratings,
+            ds.timestamps.as_deref(),
+            self.opts,
+            &mut bar,
+        );
+        bar.finish();
+        Ok(r?)
+    }
+}

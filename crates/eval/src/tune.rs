@@ -1,0 +1,306 @@
+//! Hyper-parameter search scored on validation ratings only: the test part
+//! of every split is never read, so the winner can be reported on test
+//! afterwards without bias.
+
+use std::fmt::Write as _;
+
+use movierec_core::{Fit, Ratings, SetMetrics};
+use movierec_data::make_splits;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::runner::{fit_on, predict_all};
+use crate::{mean_ci95, EvalError, EvalOptions, Monitor, Result};
+
+/// One tried configuration and its validation score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// The settings that differ from the base configuration.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Mean validation RMSE over the splits.
+    pub validation_rmse: f64,
+    /// Mean validation half-star accuracy.
+    pub validation_accuracy: f64,
+    /// Mean fit seconds.
+    pub fit_seconds: f64,
+}
+
+/// Every trial of a search, and the winner (lowest mean validation RMSE;
+/// the first such trial on a tie).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TuningReport {
+    /// Model name.
+    pub model: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Splits scored per trial.
+    pub repeats: usize,
+    /// Base seed of the splits.
+    pub seed: u64,
+    /// Which command, commit and machine produced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<String>,
+    /// The complete winning configuration.
+    pub winner: serde_json::Value,
+    /// Every trial, in the order tried.
+    pub trials: Vec<Trial>,
+}
+
+/// Expands a grid (each key a list of values) into the cartesian product of
+/// settings, in a fixed order (keys sorted, last key fastest).
+pub fn grid(
+    axes: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut out = vec![serde_json::Map::new()];
+    let mut keys: Vec<&String> = axes.keys().collect();
+    keys.sort();
+    for key in keys {
+        let values = match &axes[key] {
+            serde_json::Value::Array(v) => v.clone(),
+            single => vec![single.clone()],
+        };
+        out = out
+            .into_iter()
+            .flat_map(|partial| {
+                values.iter().map(move |v| {
+                    let mut p = partial.clone();
+                    p.insert(key.clone(), v.clone());
+                    p
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// `base` with the settings of `params` replaced.
+///
+/// # Errors
+/// A setting the configuration does not have, or a value of the wrong type.
+pub fn with_params<F>(base: &F, params: &serde_json::Map<String, serde_json::Value>) -> Result<F>
+where
+    F: Serialize + DeserializeOwned,
+{
+    let mut v = serde_json::to_value(base).expect("configs serialise");
+    let obj = v.as_object_mut().expect("configs are structs");
+    for (k, x) in params {
+        obj.insert(k.clone(), x.clone());
+    }
+    serde_json::from_value(v).map_err(|e| {
+        EvalError::Tuning(format!(
+            "{}: {e}",
+            serde_json::Value::Object(params.clone())
+        ))
+    })
+}
+
+/// Scores each setting of `trials` on the validation parts of the protocol's
+/// splits (no refit, test never read) and returns all scores and the winner.
+///
+/// # Errors
+/// A bad setting, a split that cannot be made, a failed fit.
+#[allow(clippy::too_many_arguments)]
+pub fn tune<F>(
+    name: &str,
+    dataset: &str,
+    base: &F,
+    trials: &[serde_json::Map<String, serde_json::Value>],
+    ratings: &Ratings,
+    timestamps: Option<&[i64]>,
+    opts: &EvalOptions,
+    monitor: &mut dyn Monitor,
+) -> Result<TuningReport>
+where
+    F: Fit + Serialize + DeserializeOwned + Clone,
+{
+    if trials.is_empty() {
+        return Err(EvalError::Tuning("no trial to run".into()));
+    }
+    let splits = make_splits(ratings, timestamps, &opts.split)?;
+    let mut scored = Vec::with_capacity(trials.len());
+    for (t, params) in trials.iter().enumerate() {
+        monitor.repeat(t, trials.len());
+        let config = with_params(base, params)?;
+        let (mut rmse, mut acc, mut secs) = (Vec::new(), Vec::new(), Vec::new());
+        for split in &splits {
+            let train = ratings.select(&split.train);
+            let validation = ratings.select(&split.validation);
+            if validation.is_empty() {
+                return Err(EvalError::Tuning(
+                    "tuning needs a validation fraction above 0".into(),
+                ));
+            }
+            let fitted = fit_on(
+                name,
+                &config,
+                &train,
+                &validation,
+                opts.fallback,
+                false,
+                monitor,
+            )?;
+            let (p, _) = predict_all(
+                &fitted.model,
+                &fitted.matrix,
+                &fitted.fallback,
+                &validation.entries,
+            );
+            let m = SetMetrics::compute(
+                p.iter()
+                    .zip(&validation.entries)
+                    .map(|(&p, r)| (p, r.value)),
+                ratings.scale,
+            );
+            rmse.push(m.rmse);
+            acc.push(m.accuracy);
+            secs.push(fitted.fit_seconds);
+        }
+        scored.push(Trial {
+            params: params.clone(),
+            validation_rmse: mean_ci95(&rmse).mean,
+            validation_accuracy: mean_ci95(&acc).mean,
+            fit_seconds: mean_ci95(&secs).mean,
+        });
+    }
+    let best = scored
+        .iter()
+        .enumerate()
+        .min_by(|a, b| {
+            a.1.validation_rmse
+                .total_cmp(&b.1.validation_rmse)
+                .then(a.0.cmp(&b.0))
+        })
+        .map(|(i, _)| i)
+        .expect("at least one trial");
+    let winner =
+        serde_json::to_value(with_params(base, &scored[best].params)?).expect("configs serialise");
+    Ok(TuningReport {
+        model: name.to_string(),
+        dataset: dataset.to_string(),
+        repeats: splits.len(),
+        seed: opts.split.seed,
+        provenance: None,
+        winner,
+        trials: scored,
+    })
+}
+
+impl TuningReport {
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a tuning report serialises") + "\n"
+    }
+
+    /// Markdown: the winner, then every trial sorted by validation RMSE.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        if let Some(p) = &self.provenance {
+            let _ = writeln!(s, "<!-- {p} -->\n");
+        }
+        let _ = writeln!(
+            s,
+            "Tuning `{}` on `{}`: {} trial(s), each scored on the validation parts of {} split(s) (seed {}); the test parts were not read.\n",
+            self.model,
+            self.dataset,
+            self.trials.len(),
+            self.repeats,
+            self.seed
+        );
+        let _ = writeln!(s, "Winner: `{}`\n", self.winner);
+        s.push_str("| rank | settings | validation RMSE | validation accuracy | fit s |\n| --- | --- | --- | --- | --- |\n");
+        let mut order: Vec<&Trial> = self.trials.iter().collect();
+        order.sort_by(|a, b| a.validation_rmse.total_cmp(&b.validation_rmse));
+        for (rank, t) in order.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "| {} | `{}` | {:.4} | {:.4} | {:.3} |",
+                rank + 1,
+                serde_json::Value::Object(t.params.clone()),
+                t.validation_rmse,
+                t.validation_accuracy,
+                t.fit_seconds
+            );
+        }
+        s
+    }
+
+    /// Writes JSON or markdown by extension, atomically.
+    pub fn write(&self, path: &std::path::Path) -> Result<()> {
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => self.to_json(),
+            _ => self.to_markdown(),
+        };
+        crate::write_atomic(path, text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use movierec_core::{BiasConfig, Rating, RatingScale};
+    use movierec_data::SplitConfig;
+    use serde_json::json;
+
+    #[test]
+    fn grid_is_the_cartesian_product_in_a_fixed_order() {
+        let axes = json!({"b": [1, 2], "a": ["x", "y", "z"], "c": 5});
+        let g = grid(axes.as_object().unwrap());
+        assert_eq!(g.len(), 6);
+        assert_eq!(
+            serde_json::Value::Object(g[0].clone()),
+            json!({"a": "x", "b": 1, "c": 5})
+        );
+        assert_eq!(
+            serde_json::Value::Object(g[1].clone()),
+            json!({"a": "x", "b": 2, "c": 5})
+        );
+    }
+
+    #[test]
+    fn unknown_setting_is_an_error() {
+        let p = json!({"no_such": 1});
+        let err = with_params(&BiasConfig::default(), p.as_object().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("no_such"), "{err}");
+    }
+
+    #[test]
+    fn picks_the_lowest_validation_rmse() {
+        let mut entries = Vec::new();
+        for u in 0..40u32 {
+            for i in 0..30u32 {
+                if (u * 7 + i * 3) % 4 != 0 {
+                    entries.push(Rating::new(
+                        u,
+                        i,
+                        (1.0 + (u % 5) as f32 * 0.5 + (i % 3) as f32 * 0.5).min(5.0),
+                    ));
+                }
+            }
+        }
+        let ratings = Ratings::new(entries, 40, 30, RatingScale::default());
+        let opts = EvalOptions {
+            split: SplitConfig {
+                repeats: 2,
+                ..SplitConfig::default()
+            },
+            ..EvalOptions::default()
+        };
+        let axes = json!({"reg_user": [0.0, 1000.0], "epochs": [0, 10]});
+        let trials = grid(axes.as_object().unwrap());
+        let r = tune(
+            "bias",
+            "tiny",
+            &BiasConfig::default(),
+            &trials,
+            &ratings,
+            None,
+            &opts,
+            &mut crate::NoMonitor,
+        )
+        .unwrap();
+        assert_eq!(r.trials.len(), 4);
+        assert_eq!(r.winner["epochs"], 10);
+        assert_eq!(r.winner["reg_user"], 0.0);
+        assert!(r.to_markdown().contains("| 1 |"));
+    }
+}
