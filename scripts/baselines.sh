@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-data_root="${MOVIELENS_ROOT:-$root/data}"
+data_root="${MOVIELENS_ROOT:-data}"  # relative, so provenance lines do not name this machine's paths
 cargo build --release -q -p movierec-cli
 bin="$root/target/release/movierec"
 for name in ml-latest-small ml-latest-small-2016; do

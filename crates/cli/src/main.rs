@@ -56,7 +56,7 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::from(1)
         }
     }
@@ -72,4 +72,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(args) => synth::run(args, cli.quiet),
         Command::Tune(args) => tune::run(*args, cli.quiet),
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the
+/// message already holds (library errors often print their source too).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
 }

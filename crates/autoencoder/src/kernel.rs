@@ -1,0 +1,181 @@
+//! Vector kernels of the sparse pass, written against `pulp::Simd` so that
+//! a whole pass runs inside one `Arch::dispatch` (AVX-512, AVX2 + FMA or
+//! scalar, detected once) and nothing is dispatched per rating.
+//!
+//! Elementwise loops (sigmoid, Adam) are plain Rust marked
+//! `#[inline(always)]`: inlined into the dispatched function they are
+//! auto-vectorised with its instruction set. Reductions (dot products) use
+//! explicit SIMD accumulators, whose lane count fixes the summation order:
+//! results are bit-identical run to run on one machine.
+
+use pulp::Simd;
+
+/// `a . b` with two vector accumulators (`a.len() == b.len()`).
+#[inline(always)]
+pub(crate) fn dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let (ah, at) = S::as_simd_f32s(a);
+    let (bh, bt) = S::as_simd_f32s(b);
+    let mut acc0 = simd.splat_f32s(0.0);
+    let mut acc1 = simd.splat_f32s(0.0);
+    let mut a2 = ah.chunks_exact(2);
+    let mut b2 = bh.chunks_exact(2);
+    for (x, y) in (&mut a2).zip(&mut b2) {
+        acc0 = simd.mul_add_f32s(x[0], y[0], acc0);
+        acc1 = simd.mul_add_f32s(x[1], y[1], acc1);
+    }
+    for (x, y) in a2.remainder().iter().zip(b2.remainder()) {
+        acc0 = simd.mul_add_f32s(*x, *y, acc0);
+    }
+    if !at.is_empty() {
+        // One masked vector for the tail (zero lanes add nothing).
+        let (x, y) = (simd.partial_load_f32s(at), simd.partial_load_f32s(bt));
+        acc1 = simd.mul_add_f32s(x, y, acc1);
+    }
+    simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1))
+}
+
+/// `y += alpha * x`.
+#[inline(always)]
+pub(crate) fn axpy<S: Simd>(simd: S, alpha: f32, x: &[f32], y: &mut [f32]) {
+    debug_assert_eq!(x.len(), y.len());
+    let av = simd.splat_f32s(alpha);
+    let (xh, xt) = S::as_simd_f32s(x);
+    let (yh, yt) = S::as_mut_simd_f32s(y);
+    for (xv, yv) in xh.iter().zip(yh.iter_mut()) {
+        *yv = simd.mul_add_f32s(av, *xv, *yv);
+    }
+    if !xt.is_empty() {
+        let v = simd.mul_add_f32s(av, simd.partial_load_f32s(xt), simd.partial_load_f32s(yt));
+        simd.partial_store_f32s(yt, v);
+    }
+}
+
+/// The output layer's backward step for one observed entry:
+/// `dw += d * a` and `da += d * w` in one sweep.
+#[inline(always)]
+pub(crate) fn axpy2<S: Simd>(
+    simd: S,
+    d: f32,
+    a: &[f32],
+    w: &[f32],
+    dw: &mut [f32],
+    da: &mut [f32],
+) {
+    let dv = simd.splat_f32s(d);
+    let (ah, at) = S::as_simd_f32s(a);
+    let (wh, wt) = S::as_simd_f32s(w);
+    let (dwh, dwt) = S::as_mut_simd_f32s(dw);
+    let (dah, dat) = S::as_mut_simd_f32s(da);
+    for (((av, wv), dwv), dav) in ah.iter().zip(wh).zip(dwh.iter_mut()).zip(dah.iter_mut()) {
+        *dwv = simd.mul_add_f32s(dv, *av, *dwv);
+        *dav = simd.mul_add_f32s(dv, *wv, *dav);
+    }
+    if !at.is_empty() {
+        let (av, wv) = (simd.partial_load_f32s(at), simd.partial_load_f32s(wt));
+        let dw = simd.mul_add_f32s(dv, av, simd.partial_load_f32s(dwt));
+        let da = simd.mul_add_f32s(dv, wv, simd.partial_load_f32s(dat));
+        simd.partial_store_f32s(dwt, dw);
+        simd.partial_store_f32s(dat, da);
+    }
+}
+
+/// `e^x` for `f32` in plain arithmetic (Cephes' `expf`: `x = n ln 2 + r`,
+/// a degree-6 polynomial in `r`, `2^n` through the exponent bits), so that
+/// loops over it auto-vectorise. Relative error about 2e-7; inputs are
+/// clamped to [-87, 88].
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const C1: f32 = 0.693_359_4;
+    const C2: f32 = -2.121_944_4e-4;
+    const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
+    let x = x.clamp(-87.0, 88.0);
+    // `shifted`'s low mantissa bits hold `round(x / ln 2)` as an integer:
+    // bit arithmetic instead of a float-to-int cast keeps the loop vectorised.
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
+    let k = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
+    let r = x - n * C1 - n * C2;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    let bits = ((k + 127) as u32) << 23;
+    e * f32::from_bits(bits)
+}
+
+/// The logistic function `1 / (1 + e^-z)` with [`exp`].
+#[inline(always)]
+pub(crate) fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + exp(-z))
+}
+
+/// `z <- sigmoid(z)` elementwise.
+#[inline(always)]
+pub(crate) fn sigmoid_in_place(z: &mut [f32]) {
+    for v in z.iter_mut() {
+        *v = sigmoid(*v);
+    }
+}
+
+/// `d <- d * a * (1 - a)`: the gradient through the sigmoid, given its output `a`.
+#[inline(always)]
+pub(crate) fn sigmoid_backward(d: &mut [f32], a: &[f32]) {
+    for (d, &a) in d.iter_mut().zip(a) {
+        *d *= a * (1.0 - a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pulp::Arch;
+
+    #[test]
+    fn exp_is_accurate() {
+        let mut x = -80.0f32;
+        while x < 80.0 {
+            let (got, want) = (f64::from(exp(x)), f64::from(x).exp());
+            assert!(
+                ((got - want) / want).abs() < 5e-7,
+                "x = {x}: {got} vs {want}"
+            );
+            x += 0.0137;
+        }
+        assert!(sigmoid(-200.0) >= 0.0 && sigmoid(-200.0) < 1e-37);
+        assert!(sigmoid(200.0) == 1.0 && sigmoid(0.0) == 0.5);
+    }
+
+    #[test]
+    fn dot_and_axpy_match_scalar_for_awkward_lengths() {
+        for k in [0usize, 1, 3, 7, 8, 15, 16, 17, 33, 100, 129] {
+            let a: Vec<f32> = (0..k).map(|x| (x as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k).map(|x| (x as f32 * 0.11).cos()).collect();
+            let want: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                .sum();
+            let got = Arch::new().dispatch(|| dot(pulp::Scalar, &a, &b));
+            assert!((f64::from(got) - want).abs() < 1e-4, "k = {k}");
+            struct D<'a>(&'a [f32], &'a [f32]);
+            impl pulp::WithSimd for D<'_> {
+                type Output = (f32, Vec<f32>);
+                fn with_simd<S: Simd>(self, simd: S) -> Self::Output {
+                    let mut y = self.1.to_vec();
+                    axpy(simd, 2.0, self.0, &mut y);
+                    (dot(simd, self.0, self.1), y)
+                }
+            }
+            let (got, y) = Arch::new().dispatch(D(&a, &b));
+            assert!((f64::from(got) - want).abs() < 1e-4, "k = {k}");
+            for ((y, a), b) in y.iter().zip(&a).zip(&b) {
+                assert!((y - (b + 2.0 * a)).abs() < 1e-6);
+            }
+        }
+    }
+}

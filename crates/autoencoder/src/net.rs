@@ -1,0 +1,356 @@
+//! The network's parameters, the regulariser and the Adam step.
+
+use pulp::{Arch, Simd, WithSimd};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+use crate::{Output, Reduction};
+
+/// Where one layer's weights and biases live in the flat parameter vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Span {
+    /// Offset of the weights (row-major `rows x cols`).
+    pub w: usize,
+    /// Offset of the biases (`nb` of them, right after the weights).
+    pub b: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub nb: usize,
+}
+
+impl Span {
+    #[inline]
+    pub fn end(&self) -> usize {
+        self.b + self.nb
+    }
+}
+
+/// The parameters of an autoencoder with `D`-dimensional input and output
+/// and sigmoid hidden layers `h_0, ..., h_{L-1}`, in one flat `f32` vector
+/// (Adam and the gradients share its layout).
+///
+/// Layer `k < L` maps into hidden layer `k`; its weights are row-major
+/// `fan_in x h_k` (input-major: the first layer's row `u` holds input `u`'s
+/// weights, contiguous for the sparse pass). The output layer's weights are
+/// stored output-major, `D x h_{L-1}`: row `u` is `W_out[u, :]`, the weights
+/// into output unit `u`. Biases follow each layer's weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    dim: usize,
+    hidden: Vec<usize>,
+    output: Output,
+    spans: Vec<Span>,
+    params: Vec<f32>,
+}
+
+/// The weights of a regulariser and a range penalty, and the reduction, for
+/// one mini-batch loss (the decayed values of the config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Penalties {
+    /// Elastic-net weight.
+    pub beta: f32,
+    /// Share of `beta` on the L1 term.
+    pub l1_share: f32,
+    /// Weight of the out-of-range penalty.
+    pub gamma: f32,
+    /// Means (the report's code) or sums (its formula).
+    pub reduction: Reduction,
+}
+
+impl Network {
+    /// A network with Glorot-uniform weights (bound `init_scale *
+    /// sqrt(6 / (fan_in + fan_out))`), zero hidden biases and every output
+    /// bias at `out_bias` (the fit uses the training mean).
+    ///
+    /// # Panics
+    /// If `hidden` is empty or holds a zero.
+    #[track_caller]
+    pub fn new(
+        dim: usize,
+        hidden: &[usize],
+        output: Output,
+        init_scale: f32,
+        out_bias: f32,
+        rng: &mut movierec_core::Rng,
+    ) -> Self {
+        assert!(
+            !hidden.is_empty() && !hidden.contains(&0),
+            "hidden sizes {hidden:?}: need at least one layer, none empty"
+        );
+        let mut spans = Vec::with_capacity(hidden.len() + 1);
+        let mut at = 0;
+        let mut push = |rows: usize, cols: usize, nb: usize| {
+            spans.push(Span {
+                w: at,
+                b: at + rows * cols,
+                rows,
+                cols,
+                nb,
+            });
+            at += rows * cols + nb;
+        };
+        let mut fan_in = dim;
+        for &h in hidden {
+            push(fan_in, h, h);
+            fan_in = h;
+        }
+        push(dim, fan_in, dim);
+        let mut params = vec![0.0f32; at];
+        for (k, s) in spans.iter().enumerate() {
+            let bound = init_scale * (6.0 / (s.rows + s.cols) as f32).sqrt();
+            for w in &mut params[s.w..s.b] {
+                *w = (2.0 * rng.random::<f32>() - 1.0) * bound;
+            }
+            if k == hidden.len() {
+                params[s.b..s.end()].fill(out_bias);
+            }
+        }
+        Self {
+            dim,
+            hidden: hidden.to_vec(),
+            output,
+            spans,
+            params,
+        }
+    }
+
+    /// Input and output dimension `D` (users in the item-based mode).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Hidden layer sizes.
+    pub fn hidden(&self) -> &[usize] {
+        &self.hidden
+    }
+
+    /// Output activation.
+    pub fn output(&self) -> Output {
+        self.output
+    }
+
+    /// Size of the last hidden layer (the code).
+    pub fn code_dim(&self) -> usize {
+        *self.hidden.last().expect("at least one hidden layer")
+    }
+
+    /// Number of parameters (weights and biases).
+    pub fn n_params(&self) -> usize {
+        self.params.len()
+    }
+
+    /// All parameters, flat.
+    pub fn params(&self) -> &[f32] {
+        &self.params
+    }
+
+    /// All parameters, flat, mutable.
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+
+    /// Number of weight matrices, `L + 1`.
+    #[inline]
+    pub(crate) fn n_layers(&self) -> usize {
+        self.spans.len()
+    }
+
+    #[inline]
+    pub(crate) fn span(&self, k: usize) -> Span {
+        self.spans[k]
+    }
+
+    /// Weights of layer `k` (`L` is the output layer).
+    #[inline]
+    pub(crate) fn w(&self, k: usize) -> &[f32] {
+        let s = self.spans[k];
+        &self.params[s.w..s.b]
+    }
+
+    /// Biases of layer `k`.
+    #[inline]
+    pub(crate) fn b(&self, k: usize) -> &[f32] {
+        let s = self.spans[k];
+        &self.params[s.b..s.end()]
+    }
+
+    /// Layer `k`'s (weights, biases) within a buffer of this layout
+    /// (parameters or gradients).
+    #[inline]
+    pub(crate) fn split<'a>(&self, buf: &'a mut [f32], k: usize) -> (&'a mut [f32], &'a mut [f32]) {
+        let s = self.spans[k];
+        buf[s.w..s.end()].split_at_mut(s.b - s.w)
+    }
+
+    /// Output unit `u`'s weights and bias: `W_out[u, :]`, `b_out[u]`.
+    #[inline]
+    pub(crate) fn out_row(&self, u: usize) -> (&[f32], f32) {
+        let s = self.spans[self.hidden.len()];
+        let h = s.cols;
+        (
+            &self.params[s.w + u * h..s.w + u * h + h],
+            self.params[s.b + u],
+        )
+    }
+
+    /// The output activation.
+    #[inline(always)]
+    pub(crate) fn act(&self, z: f32) -> f32 {
+        match self.output {
+            Output::Relu => z.max(0.0),
+            Output::Identity => z,
+        }
+    }
+
+    /// The coefficient of layer `k`'s regulariser: `beta` under sums,
+    /// `beta / (n_layers * size)` under means (the report's
+    /// `np.mean(W * W)` of each matrix, averaged over the matrices).
+    #[inline]
+    pub(crate) fn reg_coef(&self, k: usize, pen: &Penalties) -> f32 {
+        let s = self.spans[k];
+        match pen.reduction {
+            Reduction::Sum => pen.beta,
+            Reduction::Mean => pen.beta / (self.n_layers() * s.rows * s.cols) as f32,
+        }
+    }
+
+    /// The elastic-net term of the loss:
+    /// `sum_k c_k (0.5 (1 - a) |W_k|^2 + a |W_k|_1)`.
+    pub fn regulariser(&self, pen: &Penalties) -> f64 {
+        if pen.beta == 0.0 {
+            return 0.0;
+        }
+        let mut total = 0.0;
+        for k in 0..self.n_layers() {
+            let (sq, abs) = Arch::new().dispatch(RegSums(self.w(k)));
+            let c = f64::from(self.reg_coef(k, pen));
+            let a = f64::from(pen.l1_share);
+            total += c * (0.5 * (1.0 - a) * sq + a * abs);
+        }
+        total
+    }
+
+    /// Adds the elastic-net gradient `c_k ((1 - a) W + a sign(W))` to `grad`.
+    pub(crate) fn add_regulariser_grad(&self, pen: &Penalties, grad: &mut [f32]) {
+        if pen.beta == 0.0 {
+            return;
+        }
+        for k in 0..self.n_layers() {
+            let c = self.reg_coef(k, pen);
+            let (l2, l1) = (c * (1.0 - pen.l1_share), c * pen.l1_share);
+            let s = self.spans[k];
+            let (w, g) = (&self.params[s.w..s.b], &mut grad[s.w..s.b]);
+            Arch::new().dispatch(|| {
+                for (g, &w) in g.iter_mut().zip(w) {
+                    *g += l2 * w + l1 * sign(w);
+                }
+            });
+        }
+    }
+}
+
+/// `sign(w)` with `sign(0) = 0` (the subgradient numpy's `np.sign` gives).
+#[inline(always)]
+fn sign(w: f32) -> f32 {
+    if w > 0.0 {
+        1.0
+    } else if w < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// `(sum w^2, sum |w|)`: f32 SIMD lanes over blocks of 4,096, blocks added in f64.
+struct RegSums<'a>(&'a [f32]);
+
+impl WithSimd for RegSums<'_> {
+    type Output = (f64, f64);
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> (f64, f64) {
+        let (mut sq, mut abs) = (0.0f64, 0.0f64);
+        for block in self.0.chunks(4096) {
+            let (head, tail) = S::as_simd_f32s(block);
+            let mut q = simd.splat_f32s(0.0);
+            let mut a = simd.splat_f32s(0.0);
+            for &x in head {
+                q = simd.mul_add_f32s(x, x, q);
+                a = simd.add_f32s(a, simd.abs_f32s(x));
+            }
+            let (mut qs, mut as_) = (simd.reduce_sum_f32s(q), simd.reduce_sum_f32s(a));
+            for &x in tail {
+                qs += x * x;
+                as_ += x.abs();
+            }
+            sq += f64::from(qs);
+            abs += f64::from(as_);
+        }
+        (sq, abs)
+    }
+}
+
+/// Adam with bias correction (Kingma and Ba 2015), the report's 6.1.3 with
+/// `(beta1, beta2) = (0.9, 0.99)`; `eps = 1e-8`.
+#[derive(Debug, Clone)]
+pub(crate) struct Adam {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+    beta1: f32,
+    beta2: f32,
+}
+
+impl Adam {
+    pub fn new(n: usize, beta1: f32, beta2: f32) -> Self {
+        Self {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+            beta1,
+            beta2,
+        }
+    }
+
+    /// One step on the gradient of the data terms plus the regulariser's,
+    /// which it adds itself: `g += c_k ((1 - a) W + a sign(W))` on the
+    /// weights, then `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`,
+    /// `p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`, and `grad`
+    /// is left zeroed for the next batch: one pass over the parameters.
+    pub fn step(&mut self, net: &mut Network, grad: &mut [f32], lr: f32, pen: &Penalties) {
+        self.t += 1;
+        let (b1, b2) = (self.beta1, self.beta2);
+        let c1 = lr / (1.0 - b1.powi(self.t));
+        let c2 = 1.0 / (1.0 - b2.powi(self.t));
+        for k in 0..net.n_layers() {
+            let s = net.span(k);
+            let c = if pen.beta == 0.0 {
+                0.0
+            } else {
+                net.reg_coef(k, pen)
+            };
+            let (l2, l1) = (c * (1.0 - pen.l1_share), c * pen.l1_share);
+            for (range, l2, l1) in [(s.w..s.b, l2, l1), (s.b..s.end(), 0.0, 0.0)] {
+                let p = &mut net.params[range.clone()];
+                let g = &mut grad[range.clone()];
+                let m = &mut self.m[range.clone()];
+                let v = &mut self.v[range];
+                Arch::new().dispatch(|| {
+                    for (((p, g), m), v) in p
+                        .iter_mut()
+                        .zip(g.iter_mut())
+                        .zip(m.iter_mut())
+                        .zip(v.iter_mut())
+                    {
+                        let w = *p;
+                        let gr = *g + l2 * w + l1 * sign(w);
+                        *g = 0.0;
+                        *m = b1 * *m + (1.0 - b1) * gr;
+                        *v = b2 * *v + (1.0 - b2) * gr * gr;
+                        *p = w - c1 * *m / ((*v * c2).sqrt() + 1e-8);
+                    }
+                });
+            }
+        }
+    }
+}
