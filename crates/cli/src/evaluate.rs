@@ -31,6 +31,9 @@ pub struct EvaluateArgs {
     /// on train + validation with the settings validation chose.
     #[arg(long)]
     no_refit: bool,
+    /// Name the model's row LABEL instead of the model's name (one --model only).
+    #[arg(long)]
+    label: Option<String>,
     /// Print JSON (every repeat, means, confidence intervals) instead of a table.
     #[arg(long)]
     json: bool,
@@ -140,10 +143,17 @@ impl ProtocolArgs {
 
 /// Runs `movierec evaluate`.
 pub fn run(args: EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
-    let report = match (&args.train, &args.test) {
+    ensure!(
+        args.label.is_none() || args.model.len() == 1,
+        "--label takes exactly one --model"
+    );
+    let mut report = match (&args.train, &args.test) {
         (Some(train), Some(test)) => run_given(&args, train, test, quiet)?,
         _ => run_protocol(&args, quiet)?,
     };
+    if let (Some(label), [m]) = (&args.label, report.models.as_mut_slice()) {
+        m.model = label.clone();
+    }
     if args.json {
         print!("{}", report.to_json());
     } else {

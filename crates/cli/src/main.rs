@@ -9,6 +9,7 @@ mod models;
 mod progress;
 mod split;
 mod synth;
+mod table;
 mod tune;
 
 use std::io::ErrorKind;
@@ -37,6 +38,8 @@ enum Command {
     Evaluate(Box<evaluate::EvaluateArgs>),
     /// Write one split of the protocol as a train/test pair of CSV files.
     Split(split::SplitArgs),
+    /// Merge `evaluate --out FILE.json` reports into one table.
+    Table(table::TableArgs),
     /// Search model settings on validation sets only; writes
     /// results/<dataset>/tuning-<model>.md and .json.
     Tune(Box<tune::TuneArgs>),
@@ -70,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(*args, cli.quiet),
         Command::Split(args) => split::run(args, cli.quiet),
         Command::Synth(args) => synth::run(args, cli.quiet),
+        Command::Table(args) => table::run(args),
         Command::Tune(args) => tune::run(*args, cli.quiet),
     }
 }

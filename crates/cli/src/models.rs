@@ -255,8 +255,7 @@ impl ModelArgs {
                 .map_or(String::new(), |p| p.display().to_string());
             format!("{path}: bad [{name}] table")
         })?;
-        Ok(with_params(&cfg, &self.overrides(kind))
-            .with_context(|| format!("bad flags for {name}"))?)
+        with_params(&cfg, &self.overrides(kind)).with_context(|| format!("bad flags for {name}"))
     }
 }
 

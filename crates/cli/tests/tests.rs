@@ -5,6 +5,8 @@
 mod errors;
 // The protocol on small data built here, a given pair, synthetic data.
 mod commands;
+// Tuned defaults agree with the recorded tuning winners.
+mod defaults;
 // ml-latest-small, when MOVIELENS_DIR is set.
 mod real_data;
 mod util;

@@ -31,23 +31,35 @@ pub struct RepeatResult {
     pub curve: Vec<EpochRecord>,
 }
 
-/// One figure per metric: a mean, or a confidence half-width.
+/// One figure per metric: a mean, or a confidence half-width. JSON writes
+/// NaN (no interval from one repeat) as null, and reads null back as NaN.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Root mean squared error.
+    #[serde(deserialize_with = "nan_if_null")]
     pub rmse: f64,
     /// Mean squared error.
+    #[serde(deserialize_with = "nan_if_null")]
     pub mse: f64,
     /// Mean absolute error.
+    #[serde(deserialize_with = "nan_if_null")]
     pub mae: f64,
     /// Half-star accuracy.
+    #[serde(deserialize_with = "nan_if_null")]
     pub accuracy: f64,
     /// Fit seconds.
+    #[serde(deserialize_with = "nan_if_null")]
     pub fit_seconds: f64,
     /// Predict seconds.
+    #[serde(deserialize_with = "nan_if_null")]
     pub predict_seconds: f64,
     /// Fallback count.
+    #[serde(deserialize_with = "nan_if_null")]
     pub fallbacks: f64,
+}
+
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// All repeats of one model, with their mean and 95% confidence half-widths.
@@ -327,6 +339,15 @@ mod tests {
             .nth(3)
             .unwrap()
             .starts_with("tiny,holdout,bias,mean,0.85"));
+    }
+
+    #[test]
+    fn one_repeat_round_trips_through_json() {
+        let mut r = report();
+        r.models[0] = ModelReport::new("bias", serde_json::json!({}), vec![repeat(0.9)]);
+        let back: Report = serde_json::from_str(&r.to_json()).unwrap();
+        assert!(back.models[0].ci95.rmse.is_nan());
+        assert_eq!(back.models[0].mean.rmse, 0.9);
     }
 
     #[test]

@@ -1,0 +1,54 @@
+//! `movierec table`: one table from several `evaluate --out FILE.json`
+//! reports of the same dataset, protocol and seed (e.g. one row per KNN
+//! prediction form).
+
+use std::path::PathBuf;
+
+use anyhow::{ensure, Context};
+use clap::Args;
+use movierec_eval::Report;
+
+/// Arguments of `movierec table`.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// Reports written by `movierec evaluate --out FILE.json`, in row order.
+    #[arg(long = "from", value_name = "FILE.json", required = true)]
+    from: Vec<PathBuf>,
+    /// Where to write the table (.md, .csv or .json by extension); repeatable.
+    #[arg(long, value_name = "FILE")]
+    out: Vec<PathBuf>,
+}
+
+/// Runs `movierec table`.
+pub fn run(args: TableArgs) -> anyhow::Result<()> {
+    let mut merged: Option<Report> = None;
+    for path in &args.from {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let report: Report = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a movierec report", path.display()))?;
+        match &mut merged {
+            None => merged = Some(report),
+            Some(m) => {
+                ensure!(
+                    (m.dataset.as_str(), m.protocol.as_str(), m.seed)
+                        == (
+                            report.dataset.as_str(),
+                            report.protocol.as_str(),
+                            report.seed
+                        ),
+                    "{}: dataset, protocol or seed differ from the first report",
+                    path.display()
+                );
+                m.models.extend(report.models);
+            }
+        }
+    }
+    let mut report = merged.expect("clap requires one --from");
+    report.provenance = Some(crate::evaluate::provenance());
+    for out in &args.out {
+        report.write(out)?;
+    }
+    print!("{}", report.to_markdown());
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! The tuned models' defaults are the winners that `movierec tune` recorded
+//! in results/ml-latest-small/tuning-<model>.json (scripts/tune.sh), never
+//! settings typed in from memory.
+
+use std::path::PathBuf;
+
+use movierec_autoencoder::AutoencoderConfig;
+use movierec_knn::KnnConfig;
+use movierec_mf::SgdConfig;
+use serde::Serialize;
+
+fn recorded_winner(model: &str) -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../results/ml-latest-small")
+        .join(format!("tuning-{model}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    report["winner"].clone()
+}
+
+fn assert_default_is_winner<C: Serialize + Default>(model: &str) {
+    let default = serde_json::to_value(C::default()).unwrap();
+    assert_eq!(
+        default,
+        recorded_winner(model),
+        "{model}: Default differs from the tuning winner"
+    );
+}
+
+#[test]
+fn knn_default_is_the_tuning_winner() {
+    assert_default_is_winner::<KnnConfig>("knn");
+}
+
+#[test]
+fn mf_sgd_default_is_the_tuning_winner() {
+    assert_default_is_winner::<SgdConfig>("mf-sgd");
+}
+
+#[test]
+fn autoencoder_default_is_the_tuning_winner() {
+    assert_default_is_winner::<AutoencoderConfig>("autoencoder");
+}
