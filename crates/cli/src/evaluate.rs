@@ -10,11 +10,13 @@ use movierec_data::{
     SplitConfig,
 };
 use movierec_eval::{
-    evaluate, evaluate_given, write_atomic, EvalOptions, GivenOptions, ModelReport, Report,
+    evaluate, evaluate_given, evaluate_tuned, grid, write_atomic, EvalOptions, GivenOptions,
+    ModelReport, Report,
 };
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
+use crate::models::{load_grid, with_model, ModelArgs, ModelKind, ModelVisitor};
 use crate::progress::Bar;
 
 /// Arguments of `movierec evaluate`.
@@ -31,6 +33,15 @@ pub struct EvaluateArgs {
     /// on train + validation with the settings validation chose.
     #[arg(long)]
     no_refit: bool,
+    /// Tune inside each repeat (nested validation): search the model's grid
+    /// on that repeat's validation part, refit the winner, score its test
+    /// part. Slower, and free of any choice made on other repeats' ratings.
+    #[arg(long)]
+    tune: bool,
+    /// The search space of --tune (TOML, `[MODEL]` tables of value lists);
+    /// default: the built-in grid of `movierec tune`.
+    #[arg(long, value_name = "FILE.toml", requires = "tune")]
+    grid: Option<PathBuf>,
     /// Name the model's row LABEL instead of the model's name (one --model only).
     #[arg(long)]
     label: Option<String>,
@@ -154,14 +165,14 @@ pub fn run(args: EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
     if let (Some(label), [m]) = (&args.label, report.models.as_mut_slice()) {
         m.model = label.clone();
     }
-    if args.json {
-        print!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_markdown());
-    }
     for out in &args.out {
         report.write(out)?;
     }
+    crate::emit(&if args.json {
+        report.to_json()
+    } else {
+        report.to_markdown()
+    })?;
     Ok(())
 }
 
@@ -171,9 +182,14 @@ fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
     let eval = p.options(!args.no_refit);
     let mut models = Vec::new();
     for &kind in &args.model {
+        let trials = match args.tune {
+            true => Some(grid(&load_grid(kind, args.grid.as_deref())?)),
+            false => None,
+        };
         let mut v = ProtocolRun {
             dataset: &dataset,
             opts: &eval,
+            trials: trials.as_deref(),
             quiet,
         };
         models.push(with_model(kind, &args.model_args, &mut v)?);
@@ -190,26 +206,26 @@ fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
 struct ProtocolRun<'a> {
     dataset: &'a Dataset,
     opts: &'a EvalOptions,
+    trials: Option<&'a [serde_json::Map<String, serde_json::Value>]>,
     quiet: bool,
 }
 
 impl ModelVisitor for ProtocolRun<'_> {
     type Output = ModelReport;
-    fn visit<F: Fit + Serialize + Clone>(
-        &mut self,
-        name: &str,
-        config: F,
-    ) -> anyhow::Result<ModelReport> {
+    fn visit<F>(&mut self, name: &str, config: F) -> anyhow::Result<ModelReport>
+    where
+        F: Fit + Serialize + DeserializeOwned + Clone,
+    {
         let mut bar = Bar::new(name, self.quiet);
         let ds = self.dataset;
-        let report = evaluate(
-            name,
-            &config,
-            &ds.ratings,
-            ds.timestamps.as_deref(),
-            self.opts,
-            &mut bar,
-        );
+        let (ratings, ts) = (&ds.ratings, ds.timestamps.as_deref());
+        let report = match self.trials {
+            Some(trials) => {
+                let name = format!("{name}-tuned");
+                evaluate_tuned(&name, &config, trials, ratings, ts, self.opts, &mut bar)
+            }
+            None => evaluate(name, &config, ratings, ts, self.opts, &mut bar),
+        };
         bar.finish();
         Ok(report?)
     }
@@ -298,6 +314,11 @@ impl ModelVisitor for GivenRun<'_> {
 /// Which command, commit and machine produced a result.
 pub fn provenance() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    provenance_of(&args.join(" "))
+}
+
+/// [`provenance`] with the command described by `command`.
+pub fn provenance_of(command: &str) -> String {
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .output()
@@ -307,9 +328,8 @@ pub fn provenance() -> String {
         .unwrap_or_else(|| "unknown".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!(
-        "movierec {} {}; commit {commit}; {cores} cores, {} threads",
+        "movierec {} {command}; commit {commit}; {cores} cores, {} threads",
         env!("CARGO_PKG_VERSION"),
-        args.join(" "),
         rayon::current_num_threads()
     )
 }

@@ -24,8 +24,8 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Worker threads (0 = all cores). The same seed and thread count give the same results.
-    #[arg(long, global = true, default_value_t = 0)]
-    threads: usize,
+    #[arg(long, global = true, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    threads: u16,
     /// No progress bars.
     #[arg(long, short, global = true)]
     quiet: bool,
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     rayon::ThreadPoolBuilder::new()
-        .num_threads(cli.threads)
+        .num_threads(usize::from(cli.threads))
         .build_global()?;
     match cli.command {
         Command::Evaluate(args) => evaluate::run(*args, cli.quiet),
@@ -90,4 +90,13 @@ fn one_line(err: &anyhow::Error) -> String {
         }
     }
     line.replace('\n', " ")
+}
+
+/// Writes `text` to stdout, returning the error (a closed pipe, a full disk)
+/// instead of panicking as `print!` does.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }

@@ -330,6 +330,30 @@ pub fn with_model<V: ModelVisitor>(
     }
 }
 
+/// The search space of `kind`: the `[model]` table of a grid file (each
+/// setting a list of values), or the built-in grid.
+pub fn load_grid(
+    kind: ModelKind,
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Map<String, Value>> {
+    let Some(path) = path else {
+        return Ok(default_grid(kind));
+    };
+    let name = kind.name();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the grid file", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("{}: not valid TOML", path.display()))?;
+    let section = table
+        .get(name)
+        .with_context(|| format!("{}: no [{name}] table", path.display()))?;
+    match serde_json::to_value(section)? {
+        Value::Object(m) => Ok(m),
+        _ => anyhow::bail!("{}: [{name}] must be a table", path.display()),
+    }
+}
+
 /// The built-in search space of `movierec tune` for each model.
 pub fn default_grid(kind: ModelKind) -> Map<String, Value> {
     let grid = match kind {

@@ -18,6 +18,9 @@ pub struct SplitArgs {
     /// Protocol: holdout, kfold, user-holdout or temporal.
     #[arg(long, default_value = "holdout")]
     protocol: Protocol,
+    /// Folds of kfold (the same as `evaluate --folds`).
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
     /// Which repeat (or fold) of the protocol to write.
     #[arg(long, default_value_t = 0)]
     repeat: usize,
@@ -41,7 +44,7 @@ pub fn run(args: SplitArgs, _quiet: bool) -> anyhow::Result<()> {
         test_fraction: args.test_fraction,
         validation_fraction: 0.0,
         repeats: args.repeat + 1,
-        folds: SplitConfig::default().folds.max(args.repeat + 1),
+        folds: args.folds,
         seed: args.seed,
     };
     let splits = make_splits(&ds.ratings, ds.timestamps.as_deref(), &cfg)?;
@@ -60,7 +63,11 @@ pub fn run(args: SplitArgs, _quiet: bool) -> anyhow::Result<()> {
     for (name, positions) in [("train.csv", &train), ("test.csv", &split.test)] {
         let path = args.out.join(name);
         write_atomic(&path, &to_csv(&ds, positions)?)?;
-        println!("{}: {} ratings", path.display(), positions.len());
+        crate::emit(&format!(
+            "{}: {} ratings\n",
+            path.display(),
+            positions.len()
+        ))?;
     }
     Ok(())
 }

@@ -46,13 +46,13 @@ pub fn run(args: SynthArgs, quiet: bool) -> anyhow::Result<()> {
     let spinner = Bar::spinner(&format!("writing {} ratings", args.ratings), quiet);
     let summary = write_synthetic(&cfg, &args.out)?;
     spinner.finish_and_clear();
-    println!(
-        "wrote {} ratings by {} users of {} movies ({:.1} MB) to {}",
+    crate::emit(&format!(
+        "wrote {} ratings by {} users of {} movies ({:.1} MB) to {}\n",
         summary.ratings,
         summary.users,
         summary.items,
         summary.bytes as f64 / 1e6,
         args.out.display()
-    );
+    ))?;
     Ok(())
 }

@@ -45,10 +45,17 @@ pub fn run(args: TableArgs) -> anyhow::Result<()> {
         }
     }
     let mut report = merged.expect("clap requires one --from");
-    report.provenance = Some(crate::evaluate::provenance());
+    // Name the rows' commands rather than the (often temporary) input files.
+    let rows: Vec<&str> = report.models.iter().map(|m| m.model.as_str()).collect();
+    let what = format!(
+        "table of {} evaluate runs ({})",
+        rows.len(),
+        rows.join(", ")
+    );
+    report.provenance = Some(crate::evaluate::provenance_of(&what));
     for out in &args.out {
         report.write(out)?;
     }
-    print!("{}", report.to_markdown());
+    crate::emit(&report.to_markdown())?;
     Ok(())
 }

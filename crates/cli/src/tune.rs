@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::evaluate::{provenance, ProtocolArgs};
-use crate::models::{default_grid, with_model, ModelArgs, ModelKind, ModelVisitor};
+use crate::models::{load_grid, with_model, ModelArgs, ModelKind, ModelVisitor};
 use crate::progress::Bar;
 
 /// Arguments of `movierec tune`.
@@ -41,23 +41,7 @@ pub struct TuneArgs {
 /// Runs `movierec tune`.
 pub fn run(args: TuneArgs, quiet: bool) -> anyhow::Result<()> {
     let name = args.model.name();
-    let axes = match &args.grid {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("{}: cannot read the grid file", path.display()))?;
-            let table: toml::Table = text
-                .parse()
-                .with_context(|| format!("{}: not valid TOML", path.display()))?;
-            let section = table
-                .get(name)
-                .with_context(|| format!("{}: no [{name}] table", path.display()))?;
-            match serde_json::to_value(section)? {
-                serde_json::Value::Object(m) => m,
-                _ => anyhow::bail!("{}: [{name}] must be a table", path.display()),
-            }
-        }
-        None => default_grid(args.model),
-    };
+    let axes = load_grid(args.model, args.grid.as_deref())?;
     let mut trials = grid(&axes);
     if let Some(n) = args.trials {
         if n < trials.len() {
@@ -84,7 +68,7 @@ pub fn run(args: TuneArgs, quiet: bool) -> anyhow::Result<()> {
     for ext in ["md", "json"] {
         report.write(&dir.join(format!("tuning-{name}.{ext}")))?;
     }
-    print!("{}", report.to_markdown());
+    crate::emit(&report.to_markdown())?;
     Ok(())
 }
 

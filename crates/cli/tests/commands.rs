@@ -69,7 +69,11 @@ fn out_files_by_extension_and_same_seed_same_numbers() {
     assert_eq!(a, run(&[]), "same seed, same result");
     assert_ne!(a, run(&["--seed", "7"]), "another seed, another split");
     assert!(std::fs::read_to_string(&md).unwrap().contains("| bias |"));
-    assert!(std::fs::read_to_string(&csv)
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(csv.starts_with("# movierec"), "provenance first");
+    assert!(csv
+        .lines()
+        .nth(1)
         .unwrap()
         .starts_with("dataset,protocol,model,repeat,rmse"));
     let _: serde_json::Value =
@@ -178,4 +182,54 @@ fn synth_then_evaluate() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["models"][0]["repeats"][0]["n_test"], 200);
+}
+
+#[test]
+fn nested_tuning_records_each_repeats_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_dataset(dir.path(), 50);
+    let d = dir.path().to_str().unwrap();
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(&grid, "[bias]\nreg_user = [0.0, 500.0]\n").unwrap();
+    let out = movierec(&[
+        "evaluate",
+        "--quiet",
+        "--data",
+        d,
+        "--model",
+        "bias",
+        "--tune",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--repeats",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["models"][0]["model"], "bias-tuned");
+    for r in v["models"][0]["repeats"].as_array().unwrap() {
+        assert_eq!(
+            r["chosen"]["reg_user"], 0.0,
+            "weak regularisation fits additive data best"
+        );
+    }
+}
+
+#[test]
+fn a_header_only_given_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = (dir.path().join("train.csv"), dir.path().join("test.csv"));
+    std::fs::write(&train, "user,item,rating\n1,2,4.0\n2,2,3.0\n").unwrap();
+    std::fs::write(&test, "user,item,rating\n").unwrap();
+    let out = movierec(&[
+        "evaluate",
+        "--quiet",
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("test.csv"), "{}", stderr(&out));
 }

@@ -24,6 +24,12 @@ pub enum EvalError {
     /// The protocol produced no split, or a split without test ratings.
     #[error("the {0} protocol produced no test ratings")]
     NoTestRatings(String),
+    /// A given train or test file holds a header and no rating.
+    #[error("{0}: no ratings in the file")]
+    NoRatings(PathBuf),
+    /// An option is out of its domain.
+    #[error("{0}")]
+    Options(String),
     /// A tuning grid or trial is unusable.
     #[error("tuning: {0}")]
     Tuning(String),

@@ -43,4 +43,4 @@ pub use runner::{
     NoMonitor,
 };
 pub use stats::{mean_ci95, MeanCi};
-pub use tune::{grid, tune, with_params, Trial, TuningReport};
+pub use tune::{evaluate_tuned, grid, tune, with_params, Trial, TuningReport};

@@ -29,6 +29,10 @@ pub struct RepeatResult {
     /// Per-epoch records of the fit on the training part, for curves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub curve: Vec<EpochRecord>,
+    /// The settings of the refit on train + validation: what validation
+    /// chose (K, epochs, ...), so the run can be repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<serde_json::Value>,
 }
 
 /// One figure per metric: a mean, or a confidence half-width. JSON writes
@@ -238,7 +242,13 @@ impl Report {
                 row(label.to_string(), v);
             }
         }
-        String::from_utf8(w.into_inner().expect("in-memory flush")).expect("CSV of UTF-8 fields")
+        let body = String::from_utf8(w.into_inner().expect("in-memory flush"))
+            .expect("CSV of UTF-8 fields");
+        match &self.provenance {
+            // A comment line first, as every results file says where it came from.
+            Some(p) => format!("# {}\n{body}", p.replace('\n', " ")),
+            None => body,
+        }
     }
 
     /// Writes the report to `path`, as JSON, CSV or markdown by its
@@ -265,6 +275,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    // A temporary file is private (0600); the result gets the mode of the
+    // file it replaces, or the usual 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(err)?;
+    }
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
@@ -286,6 +306,7 @@ mod tests {
             fallbacks: 3,
             n_test: 100,
             curve: Vec::new(),
+            chosen: None,
         }
     }
 

@@ -115,6 +115,8 @@ pub(crate) struct Fitted<M> {
     pub(crate) fallback: FallbackModel,
     pub(crate) fit_seconds: f64,
     pub(crate) curve: Vec<EpochRecord>,
+    /// The settings of the refit (what validation chose), when there was one.
+    pub(crate) chosen: Option<serde_json::Value>,
 }
 
 /// Fits on `train` (validation for the model's own choices), then refits on
@@ -129,7 +131,7 @@ pub(crate) fn fit_on<F>(
     monitor: &mut dyn Monitor,
 ) -> Result<Fitted<F::Model>>
 where
-    F: Fit + Clone,
+    F: Fit + Serialize + Clone,
 {
     let fit_err = |e: F::Error| EvalError::Fit {
         model: name.to_string(),
@@ -143,15 +145,14 @@ where
     };
     let val = (!validation.is_empty()).then_some(validation);
     let model = config.fit(&matrix, val, &mut recorder).map_err(fit_err)?;
-    let (model, matrix) = if refit && val.is_some() {
+    let (model, matrix, chosen) = if refit && val.is_some() {
         let full = RatingMatrix::new(&train.concat(validation))?;
         let again = config.refit_config(&model);
-        (
-            again.fit(&full, None, &mut NoopObserver).map_err(fit_err)?,
-            full,
-        )
+        let chosen = serde_json::to_value(&again).expect("configs serialise");
+        let model = again.fit(&full, None, &mut NoopObserver).map_err(fit_err)?;
+        (model, full, Some(chosen))
     } else {
-        (model, matrix)
+        (model, matrix, None)
     };
     let fallback = fallback.fit(&matrix);
     Ok(Fitted {
@@ -160,11 +161,15 @@ where
         fallback,
         fit_seconds: start.elapsed().as_secs_f64(),
         curve: recorder.curve,
+        chosen,
     })
 }
 
 /// Scores `test` with a fitted model; returns the result and the predictions.
-fn score<M: Recommender>(fitted: Fitted<M>, test: &[Rating]) -> (RepeatResult, Vec<f32>) {
+pub(crate) fn score<M: Recommender>(
+    fitted: Fitted<M>,
+    test: &[Rating],
+) -> (RepeatResult, Vec<f32>) {
     let start = Instant::now();
     let (predictions, fallbacks) =
         predict_all(&fitted.model, &fitted.matrix, &fitted.fallback, test);
@@ -183,6 +188,7 @@ fn score<M: Recommender>(fitted: Fitted<M>, test: &[Rating]) -> (RepeatResult, V
         fallbacks,
         n_test: test.len(),
         curve: fitted.curve,
+        chosen: fitted.chosen,
     };
     (result, predictions)
 }
@@ -275,6 +281,12 @@ pub fn evaluate_given<F>(
 where
     F: Fit + Serialize + Clone,
 {
+    let f = opts.validation_fraction;
+    if !(f.is_finite() && (0.0..1.0).contains(&f)) {
+        return Err(EvalError::Options(format!(
+            "the validation fraction must lie in [0, 1), got {f}"
+        )));
+    }
     let (mut users, mut items) = (IdMap::new(), IdMap::new());
     let all = read_interactions(
         train_path,
@@ -283,6 +295,9 @@ where
         opts.scale,
         opts.on_duplicate,
     )?;
+    if all.is_empty() {
+        return Err(EvalError::NoRatings(train_path.to_path_buf()));
+    }
     let (train_pos, val_pos) = carve_validation(all.len(), opts.validation_fraction, opts.seed);
     let train = all.select(&train_pos);
     let validation = all.select(&val_pos);
@@ -304,6 +319,9 @@ where
         opts.scale,
         OnDuplicate::Error,
     )?;
+    if test.is_empty() {
+        return Err(EvalError::NoRatings(test_path.to_path_buf()));
+    }
     let (result, predictions) = score(fitted, &test.entries);
     let config = serde_json::to_value(config).expect("configs serialise");
     Ok(GivenResult {

@@ -9,8 +9,8 @@ use movierec_data::make_splits;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::runner::{fit_on, predict_all};
-use crate::{mean_ci95, EvalError, EvalOptions, Monitor, Result};
+use crate::runner::{fit_on, predict_all, score};
+use crate::{mean_ci95, EvalError, EvalOptions, ModelReport, Monitor, Result};
 
 /// One tried configuration and its validation score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,35 +125,10 @@ where
         for split in &splits {
             let train = ratings.select(&split.train);
             let validation = ratings.select(&split.validation);
-            if validation.is_empty() {
-                return Err(EvalError::Tuning(
-                    "tuning needs a validation fraction above 0".into(),
-                ));
-            }
-            let fitted = fit_on(
-                name,
-                &config,
-                &train,
-                &validation,
-                opts.fallback,
-                false,
-                monitor,
-            )?;
-            let (p, _) = predict_all(
-                &fitted.model,
-                &fitted.matrix,
-                &fitted.fallback,
-                &validation.entries,
-            );
-            let m = SetMetrics::compute(
-                p.iter()
-                    .zip(&validation.entries)
-                    .map(|(&p, r)| (p, r.value)),
-                ratings.scale,
-            );
+            let (m, seconds) = validation_score(name, &config, &train, &validation, opts, monitor)?;
             rmse.push(m.rmse);
             acc.push(m.accuracy);
-            secs.push(fitted.fit_seconds);
+            secs.push(seconds);
         }
         scored.push(Trial {
             params: params.clone(),
@@ -183,6 +158,112 @@ where
         winner,
         trials: scored,
     })
+}
+
+/// Fits `config` on `train` (no refit) and scores `validation`; returns the
+/// metrics and the fit seconds.
+fn validation_score<F>(
+    name: &str,
+    config: &F,
+    train: &Ratings,
+    validation: &Ratings,
+    opts: &EvalOptions,
+    monitor: &mut dyn Monitor,
+) -> Result<(SetMetrics, f64)>
+where
+    F: Fit + Serialize + Clone,
+{
+    if validation.is_empty() {
+        return Err(EvalError::Tuning(
+            "tuning needs a validation fraction above 0".into(),
+        ));
+    }
+    let fitted = fit_on(
+        name,
+        config,
+        train,
+        validation,
+        opts.fallback,
+        false,
+        monitor,
+    )?;
+    let (p, _) = predict_all(
+        &fitted.model,
+        &fitted.matrix,
+        &fitted.fallback,
+        &validation.entries,
+    );
+    let pairs = p
+        .iter()
+        .zip(&validation.entries)
+        .map(|(&p, r)| (p, r.value));
+    Ok((SetMetrics::compute(pairs, train.scale), fitted.fit_seconds))
+}
+
+/// The protocol with the search inside each repeat (nested validation):
+/// every trial is fitted on that repeat's train part and scored on its
+/// validation part, the winner is refitted (on train + validation when
+/// `opts.refit`) and scores the repeat's test part, which no choice saw.
+/// A repeat's `fit_seconds` include its whole search; `chosen` records the
+/// winner's settings.
+///
+/// # Errors
+/// A bad setting, a split that cannot be made, a failed fit.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_tuned<F>(
+    name: &str,
+    base: &F,
+    trials: &[serde_json::Map<String, serde_json::Value>],
+    ratings: &Ratings,
+    timestamps: Option<&[i64]>,
+    opts: &EvalOptions,
+    monitor: &mut dyn Monitor,
+) -> Result<ModelReport>
+where
+    F: Fit + Serialize + DeserializeOwned + Clone,
+{
+    if trials.is_empty() {
+        return Err(EvalError::Tuning("no trial to run".into()));
+    }
+    let configs: Vec<F> = trials
+        .iter()
+        .map(|t| with_params(base, t))
+        .collect::<Result<_>>()?;
+    let splits = make_splits(ratings, timestamps, &opts.split)?;
+    let mut repeats = Vec::with_capacity(splits.len());
+    for (r, split) in splits.iter().enumerate() {
+        monitor.repeat(r, splits.len());
+        let train = ratings.select(&split.train);
+        let validation = ratings.select(&split.validation);
+        let test = ratings.select(&split.test);
+        let mut search_seconds = 0.0;
+        let mut best: Option<(f64, usize)> = None;
+        for (t, config) in configs.iter().enumerate() {
+            let (m, seconds) = validation_score(name, config, &train, &validation, opts, monitor)?;
+            search_seconds += seconds;
+            if best.is_none_or(|(b, _)| m.rmse < b) {
+                best = Some((m.rmse, t));
+            }
+        }
+        let winner = &configs[best.expect("at least one trial").1];
+        let fitted = fit_on(
+            name,
+            winner,
+            &train,
+            &validation,
+            opts.fallback,
+            opts.refit,
+            monitor,
+        )?;
+        let (mut result, _) = score(fitted, &test.entries);
+        result.fit_seconds += search_seconds;
+        if result.chosen.is_none() {
+            result.chosen = Some(serde_json::to_value(winner).expect("configs serialise"));
+        }
+        repeats.push(result);
+    }
+    let config = serde_json::to_value(base).expect("configs serialise");
+    Ok(ModelReport::new(name, config, repeats))
 }
 
 impl TuningReport {
@@ -254,6 +335,50 @@ mod tests {
             serde_json::Value::Object(g[1].clone()),
             json!({"a": "x", "b": 2, "c": 5})
         );
+    }
+
+    #[test]
+    fn nested_tuning_chooses_per_repeat_and_records_the_choice() {
+        let mut entries = Vec::new();
+        for u in 0..40u32 {
+            for i in 0..30u32 {
+                if (u * 7 + i * 3) % 4 != 0 {
+                    entries.push(Rating::new(
+                        u,
+                        i,
+                        (1.0 + (u % 5) as f32 * 0.5 + (i % 3) as f32 * 0.5).min(5.0),
+                    ));
+                }
+            }
+        }
+        let ratings = Ratings::new(entries, 40, 30, RatingScale::default());
+        let opts = EvalOptions {
+            split: SplitConfig {
+                repeats: 2,
+                ..SplitConfig::default()
+            },
+            ..EvalOptions::default()
+        };
+        let axes = json!({"epochs": [0, 10]});
+        let trials = grid(axes.as_object().unwrap());
+        let r = evaluate_tuned(
+            "bias",
+            &BiasConfig::default(),
+            &trials,
+            &ratings,
+            None,
+            &opts,
+            &mut crate::NoMonitor,
+        )
+        .unwrap();
+        assert_eq!(r.repeats.len(), 2);
+        for rep in &r.repeats {
+            assert_eq!(
+                rep.chosen.as_ref().unwrap()["epochs"],
+                10,
+                "fitted biases beat none"
+            );
+        }
     }
 
     #[test]
