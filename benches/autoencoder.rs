@@ -15,72 +15,11 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use movierec_autoencoder::{
     AutoencoderConfig, Batch, Network, Path, Penalties, Reduction, Trainer, Workspace,
 };
-use movierec_core::{rng_for, Rating, RatingMatrix, RatingScale, Ratings};
+use movierec_core::{rng_for, RatingMatrix};
 
-const USERS: usize = 610;
+use crate::shape::{synthetic, RATINGS, SEED, USERS};
+
 const ITEMS: usize = 9_742;
-const RATINGS: usize = 100_836;
-const SEED: u64 = 42;
-
-/// SplitMix64: a tiny deterministic generator, enough for bench inputs.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// ml-latest-small-shaped ratings: user activity falling as `rank^-0.6`
-/// (at least 20 each), item popularity as `rank^-1`, half-star ratings from
-/// user and item offsets plus noise.
-fn synthetic() -> RatingMatrix {
-    let mut rng = SplitMix(SEED);
-    let act: Vec<f64> = (1..=USERS).map(|r| (r as f64).powf(-0.6)).collect();
-    let extra = (RATINGS - 20 * USERS) as f64 / act.iter().sum::<f64>();
-    let mut counts: Vec<usize> = act.iter().map(|a| 20 + (a * extra) as usize).collect();
-    let short = RATINGS - counts.iter().sum::<usize>();
-    for c in counts.iter_mut().take(short) {
-        *c += 1;
-    }
-    let mut cum = Vec::with_capacity(ITEMS);
-    let mut total = 0.0;
-    for r in 1..=ITEMS {
-        total += 1.0 / r as f64;
-        cum.push(total);
-    }
-    let item_offset: Vec<f64> = (0..ITEMS).map(|_| rng.unit() - 0.5).collect();
-    let mut entries = Vec::with_capacity(RATINGS);
-    let mut taken = vec![false; ITEMS];
-    for (u, &n) in counts.iter().enumerate() {
-        let user_offset = rng.unit() - 0.5;
-        let mut mine = Vec::with_capacity(n);
-        while mine.len() < n {
-            let i = cum
-                .partition_point(|&c| c <= rng.unit() * total)
-                .min(ITEMS - 1);
-            if !std::mem::replace(&mut taken[i], true) {
-                mine.push(i);
-            }
-        }
-        for &i in &mine {
-            taken[i] = false;
-            let r = 3.5 + user_offset + item_offset[i] + (rng.unit() - 0.5) * 2.0;
-            let r = ((r * 2.0).round() / 2.0).clamp(0.5, 5.0) as f32;
-            entries.push(Rating::new(u as u32, i as u32, r));
-        }
-    }
-    RatingMatrix::new(&Ratings::new(entries, USERS, ITEMS, RatingScale::default())).unwrap()
-}
 
 fn shape(hidden: &[usize]) -> String {
     hidden
@@ -179,7 +118,7 @@ fn epochs(c: &mut Criterion, train: &RatingMatrix) {
 }
 
 fn all(c: &mut Criterion) {
-    let train = synthetic();
+    let train = RatingMatrix::new(&synthetic(USERS, ITEMS, RATINGS)).unwrap();
     passes(c, &train);
     epochs(c, &train);
 }

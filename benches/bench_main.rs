@@ -4,6 +4,7 @@ mod autoencoder;
 mod data;
 mod knn;
 mod mf;
+mod shape;
 
 criterion::criterion_main!(
     autoencoder::benches,

@@ -8,79 +8,17 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use faer::Par;
-use movierec_core::{
-    Fit, NoopObserver, Rating, RatingMatrix, RatingScale, Ratings, Recommender, UserIdx,
-};
+use movierec_core::{Fit, NoopObserver, RatingMatrix, Ratings, Recommender, UserIdx};
 use movierec_knn::{dense_similarities, sparse_similarities, KnnConfig};
 use rayon::prelude::*;
 
-const USERS: usize = 610;
+use crate::shape::{synthetic, RATINGS, USERS};
+
 const ITEMS: usize = 9_724;
-const RATINGS: usize = 100_836;
-const SEED: u64 = 42;
-
-/// SplitMix64: a tiny deterministic generator, enough for bench inputs.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// ml-latest-small-shaped ratings: every user rates at least 20 items,
-/// activity falls as `rank^-0.6` (the busiest user rates about 2,900) and
-/// popularity as `rank^-1` over the items; ratings are half stars from
-/// user and item offsets plus noise.
-fn synthetic() -> Ratings {
-    let mut rng = SplitMix(SEED);
-    let act: Vec<f64> = (1..=USERS).map(|r| (r as f64).powf(-0.6)).collect();
-    let extra = (RATINGS - 20 * USERS) as f64 / act.iter().sum::<f64>();
-    let mut counts: Vec<usize> = act.iter().map(|a| 20 + (a * extra) as usize).collect();
-    let short = RATINGS - counts.iter().sum::<usize>();
-    for c in counts.iter_mut().take(short) {
-        *c += 1;
-    }
-    let mut cum = Vec::with_capacity(ITEMS);
-    let mut total = 0.0;
-    for r in 1..=ITEMS {
-        total += 1.0 / r as f64;
-        cum.push(total);
-    }
-    let item_offset: Vec<f64> = (0..ITEMS).map(|_| rng.unit() - 0.5).collect();
-    let mut entries = Vec::with_capacity(RATINGS);
-    let mut taken = vec![false; ITEMS];
-    for (u, &n) in counts.iter().enumerate() {
-        let user_offset = rng.unit() - 0.5;
-        let mut mine = Vec::with_capacity(n);
-        while mine.len() < n {
-            let x = rng.unit() * total;
-            let i = cum.partition_point(|&c| c <= x).min(ITEMS - 1);
-            if !std::mem::replace(&mut taken[i], true) {
-                mine.push(i);
-            }
-        }
-        for &i in &mine {
-            taken[i] = false;
-            let r = 3.5 + user_offset + item_offset[i] + (rng.unit() - 0.5) * 2.0;
-            let r = ((r * 2.0).round() / 2.0).clamp(0.5, 5.0) as f32;
-            entries.push(Rating::new(u as u32, i as u32, r));
-        }
-    }
-    Ratings::new(entries, USERS, ITEMS, RatingScale::default())
-}
 
 fn similarity(c: &mut Criterion) {
-    let train = RatingMatrix::new(&synthetic()).expect("synthetic ratings are valid");
+    let train =
+        RatingMatrix::new(&synthetic(USERS, ITEMS, RATINGS)).expect("synthetic ratings are valid");
     let configs = [
         ("default", KnnConfig::default()),
         ("report", KnnConfig::report()),
@@ -120,7 +58,7 @@ fn similarity(c: &mut Criterion) {
 }
 
 fn predict(c: &mut Criterion) {
-    let all = synthetic();
+    let all = synthetic(USERS, ITEMS, RATINGS);
     // Every tenth rating is held out as the pairs to predict (about 10k).
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for (p, r) in all.entries.iter().enumerate() {
