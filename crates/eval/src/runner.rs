@@ -334,12 +334,13 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use movierec_core::{BiasConfig, ConstantConfig, ItemIdx, UserIdx};
     use movierec_data::Protocol;
 
-    fn additive(n_users: u32, n_items: u32) -> Ratings {
+    /// Ratings with a user + item pattern over a regular mask.
+    pub(crate) fn additive(n_users: u32, n_items: u32) -> Ratings {
         let mut entries = Vec::new();
         for u in 0..n_users {
             for i in 0..n_items {

@@ -318,7 +318,7 @@ impl TuningReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use movierec_core::{BiasConfig, Rating, RatingScale};
+    use movierec_core::BiasConfig;
     use movierec_data::SplitConfig;
     use serde_json::json;
 
@@ -339,19 +339,7 @@ mod tests {
 
     #[test]
     fn nested_tuning_chooses_per_repeat_and_records_the_choice() {
-        let mut entries = Vec::new();
-        for u in 0..40u32 {
-            for i in 0..30u32 {
-                if (u * 7 + i * 3) % 4 != 0 {
-                    entries.push(Rating::new(
-                        u,
-                        i,
-                        (1.0 + (u % 5) as f32 * 0.5 + (i % 3) as f32 * 0.5).min(5.0),
-                    ));
-                }
-            }
-        }
-        let ratings = Ratings::new(entries, 40, 30, RatingScale::default());
+        let ratings = crate::runner::tests::additive(40, 30);
         let opts = EvalOptions {
             split: SplitConfig {
                 repeats: 2,
@@ -390,19 +378,7 @@ mod tests {
 
     #[test]
     fn picks_the_lowest_validation_rmse() {
-        let mut entries = Vec::new();
-        for u in 0..40u32 {
-            for i in 0..30u32 {
-                if (u * 7 + i * 3) % 4 != 0 {
-                    entries.push(Rating::new(
-                        u,
-                        i,
-                        (1.0 + (u % 5) as f32 * 0.5 + (i % 3) as f32 * 0.5).min(5.0),
-                    ));
-                }
-            }
-        }
-        let ratings = Ratings::new(entries, 40, 30, RatingScale::default());
+        let ratings = crate::runner::tests::additive(40, 30);
         let opts = EvalOptions {
             split: SplitConfig {
                 repeats: 2,
