@@ -2,13 +2,17 @@
 
 mod autoencoder;
 mod data;
+mod gap;
 mod knn;
 mod mf;
+mod recommend;
 mod shape;
 
 criterion::criterion_main!(
     autoencoder::benches,
     data::benches,
+    gap::benches,
     knn::benches,
-    mf::benches
+    mf::benches,
+    recommend::benches
 );

@@ -1,1 +1,3 @@
 //! Criterion benchmarks of movierec (see `bench_main.rs`).
+
+pub mod estimates;

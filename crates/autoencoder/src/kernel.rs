@@ -51,33 +51,61 @@ pub(crate) fn axpy<S: Simd>(simd: S, alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// The output layer's backward step for one observed entry:
-/// `dw += d * a` and `da += d * w` in one sweep.
+/// `y += sum_k c[k] m[idx[k], :]` (rows of the row-major `m`, `y.len()`
+/// wide), terms added in `k` order for every element: the same sums as an
+/// [`axpy`] per term, but `y` stays in registers, four vectors at a time,
+/// instead of going through memory once per term (a store-to-load chain
+/// that bounded the sparse passes).
 #[inline(always)]
-pub(crate) fn axpy2<S: Simd>(
+pub(crate) fn gather_axpy<S: Simd>(simd: S, c: &[f32], idx: &[u32], m: &[f32], y: &mut [f32]) {
+    debug_assert_eq!(c.len(), idx.len());
+    let h = y.len();
+    let (yh, yt) = S::as_mut_simd_f32s(y);
+    let nv = yh.len();
+    let mut j = 0;
+    while j + 4 <= nv {
+        gather_block::<S, 4>(simd, c, idx, m, h, j, &mut yh[j..j + 4]);
+        j += 4;
+    }
+    match nv - j {
+        3 => gather_block::<S, 3>(simd, c, idx, m, h, j, &mut yh[j..]),
+        2 => gather_block::<S, 2>(simd, c, idx, m, h, j, &mut yh[j..]),
+        1 => gather_block::<S, 1>(simd, c, idx, m, h, j, &mut yh[j..]),
+        _ => {}
+    }
+    if !yt.is_empty() {
+        let off = nv * S::F32_LANES;
+        let mut acc = simd.partial_load_f32s(yt);
+        for (&c, &i) in c.iter().zip(idx) {
+            let row = &m[i as usize * h + off..i as usize * h + h];
+            acc = simd.mul_add_f32s(simd.splat_f32s(c), simd.partial_load_f32s(row), acc);
+        }
+        simd.partial_store_f32s(yt, acc);
+    }
+}
+
+/// Vectors `j .. j + N` of [`gather_axpy`], accumulated in registers.
+#[inline(always)]
+fn gather_block<S: Simd, const N: usize>(
     simd: S,
-    d: f32,
-    a: &[f32],
-    w: &[f32],
-    dw: &mut [f32],
-    da: &mut [f32],
+    c: &[f32],
+    idx: &[u32],
+    m: &[f32],
+    h: usize,
+    j: usize,
+    y: &mut [S::f32s],
 ) {
-    let dv = simd.splat_f32s(d);
-    let (ah, at) = S::as_simd_f32s(a);
-    let (wh, wt) = S::as_simd_f32s(w);
-    let (dwh, dwt) = S::as_mut_simd_f32s(dw);
-    let (dah, dat) = S::as_mut_simd_f32s(da);
-    for (((av, wv), dwv), dav) in ah.iter().zip(wh).zip(dwh.iter_mut()).zip(dah.iter_mut()) {
-        *dwv = simd.mul_add_f32s(dv, *av, *dwv);
-        *dav = simd.mul_add_f32s(dv, *wv, *dav);
+    let mut acc: [S::f32s; N] = std::array::from_fn(|k| y[k]);
+    let off = j * S::F32_LANES;
+    for (&c, &i) in c.iter().zip(idx) {
+        let row = &m[i as usize * h + off..i as usize * h + off + N * S::F32_LANES];
+        let (rv, _) = S::as_simd_f32s(row);
+        let cv = simd.splat_f32s(c);
+        for k in 0..N {
+            acc[k] = simd.mul_add_f32s(cv, rv[k], acc[k]);
+        }
     }
-    if !at.is_empty() {
-        let (av, wv) = (simd.partial_load_f32s(at), simd.partial_load_f32s(wt));
-        let dw = simd.mul_add_f32s(dv, av, simd.partial_load_f32s(dwt));
-        let da = simd.mul_add_f32s(dv, wv, simd.partial_load_f32s(dat));
-        simd.partial_store_f32s(dwt, dw);
-        simd.partial_store_f32s(dat, da);
-    }
+    y[..N].copy_from_slice(&acc);
 }
 
 /// `e^x` for `f32` in plain arithmetic (Cephes' `expf`: `x = n ln 2 + r`,
@@ -148,6 +176,41 @@ mod tests {
         }
         assert!(sigmoid(-200.0) >= 0.0 && sigmoid(-200.0) < 1e-37);
         assert!(sigmoid(200.0) == 1.0 && sigmoid(0.0) == 0.5);
+    }
+
+    #[test]
+    fn gather_axpy_equals_one_axpy_per_term_bit_for_bit() {
+        struct G(usize);
+        impl pulp::WithSimd for G {
+            type Output = (Vec<f32>, Vec<f32>);
+            fn with_simd<S: Simd>(self, simd: S) -> Self::Output {
+                let h = self.0;
+                let m: Vec<f32> = (0..7 * h).map(|x| (x as f32 * 0.37).sin()).collect();
+                let idx = [3u32, 0, 6, 3, 1];
+                let c = [0.5f32, -1.25, 3.0e-3, 2.0, -0.7];
+                let y0: Vec<f32> = (0..h).map(|x| (x as f32 * 0.11).cos()).collect();
+                let mut want = y0.clone();
+                for (&c, &i) in c.iter().zip(&idx) {
+                    let i = i as usize;
+                    axpy(simd, c, &m[i * h..i * h + h], &mut want);
+                }
+                let mut got = y0;
+                gather_axpy(simd, &c, &idx, &m, &mut got);
+                (want, got)
+            }
+        }
+        for h in [1usize, 3, 8, 15, 16, 17, 33, 64, 100, 129, 150, 300] {
+            for (want, got) in [
+                Arch::new().dispatch(G(h)),
+                pulp::WithSimd::with_simd(G(h), pulp::Scalar),
+            ] {
+                let (want, got): (Vec<u32>, Vec<u32>) = (
+                    want.iter().map(|x| x.to_bits()).collect(),
+                    got.iter().map(|x| x.to_bits()).collect(),
+                );
+                assert_eq!(want, got, "h = {h}");
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use movierec_core::{RatingMatrix, RatingScale};
 use pulp::{Arch, Simd, WithSimd};
 use rand::Rng as _;
 
-use crate::kernel::{axpy, axpy2, dot, sigmoid_backward, sigmoid_in_place};
+use crate::kernel::{axpy, dot, gather_axpy, sigmoid_backward, sigmoid_in_place};
 use crate::net::{Network, Penalties};
 use crate::{Output, Path, Reduction};
 
@@ -195,6 +195,9 @@ pub struct Workspace {
     deltas: Vec<Vec<f32>>,
     /// Sparse: pre-activation of the output at each target entry.
     zo: Vec<f32>,
+    /// Sparse backward scratch: one vector's `dz` and output units.
+    dz_e: Vec<f32>,
+    units: Vec<u32>,
     /// Dense: input, target, mask, output pre-activation, its gradient (`n x D`).
     x: Vec<f32>,
     t: Vec<f32>,
@@ -212,6 +215,8 @@ impl Workspace {
             acts: vec![Vec::new(); net.hidden().len()],
             deltas: vec![Vec::new(); net.hidden().len()],
             zo: Vec::new(),
+            dz_e: Vec::new(),
+            units: Vec::new(),
             x: Vec::new(),
             t: Vec::new(),
             m: Vec::new(),
@@ -332,6 +337,8 @@ impl Workspace {
                     dw,
                     db,
                     da,
+                    dz: &mut self.dz_e,
+                    units: &mut self.units,
                 });
             }
             Path::Dense => self.dense_output_backward(net, pen, scale, grad),
@@ -587,10 +594,7 @@ impl WithSimd for SparseInput<'_> {
         for (r, a) in self.a0.chunks_exact_mut(h).enumerate() {
             a.copy_from_slice(b);
             let (idx, val) = self.batch.input(r);
-            for (&u, &x) in idx.iter().zip(val) {
-                let u = u as usize;
-                axpy(simd, x, &w[u * h..u * h + h], a);
-            }
+            gather_axpy(simd, val, idx, w, a);
         }
         sigmoid_in_place(self.a0);
     }
@@ -639,7 +643,8 @@ impl WithSimd for SparseOutput<'_> {
 
 /// Sparse output backward: at each observed entry `dz = (s (o - t) +
 /// gamma [out of range] o) f'(z)`, then `db_out[u] += dz`,
-/// `dW_out[u, :] += dz A[n]`, `dA[n] += dz W_out[u, :]`.
+/// `dW_out[u, :] += dz A[n]`, `dA[n] += dz W_out[u, :]` (each vector's
+/// `dz` and units gathered first, so that `dA[n]` is summed in registers).
 struct SparseOutputBack<'a> {
     net: &'a Network,
     batch: &'a Batch,
@@ -650,6 +655,9 @@ struct SparseOutputBack<'a> {
     dw: &'a mut [f32],
     db: &'a mut [f32],
     da: &'a mut [f32],
+    /// Scratch: the current vector's `dz` and output units.
+    dz: &'a mut Vec<f32>,
+    units: &'a mut Vec<u32>,
 }
 
 impl WithSimd for SparseOutputBack<'_> {
@@ -666,6 +674,8 @@ impl WithSimd for SparseOutputBack<'_> {
             .zip(self.da.chunks_exact_mut(h))
             .enumerate()
         {
+            self.dz.clear();
+            self.units.clear();
             for e in self.batch.target_range(r) {
                 let z = self.zo[e];
                 if relu && z <= 0.0 {
@@ -676,8 +686,13 @@ impl WithSimd for SparseOutputBack<'_> {
                 let dz = self.scale * (o - self.batch.tg_val[e]) + self.gamma * wrong;
                 let u = self.batch.tg_idx[e] as usize;
                 self.db[u] += dz;
-                let (w, _) = net.out_row(u);
-                axpy2(simd, dz, a, w, &mut self.dw[u * h..u * h + h], da);
+                self.dz.push(dz);
+                self.units.push(u as u32);
+            }
+            gather_axpy(simd, self.dz, self.units, net.w(net.hidden().len()), da);
+            for (&dz, &u) in self.dz.iter().zip(self.units.iter()) {
+                let u = u as usize;
+                axpy(simd, dz, a, &mut self.dw[u * h..u * h + h]);
             }
         }
     }

@@ -11,7 +11,7 @@ use movierec_data::{
 };
 use movierec_eval::{
     evaluate, evaluate_given, evaluate_tuned, grid, write_atomic, EvalOptions, GivenOptions,
-    ModelReport, Report,
+    ModelReport, RankingOptions, Report, ReportProtocolReport,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -60,6 +60,41 @@ pub struct EvaluateArgs {
     /// Write test predictions (user,item,rating,prediction; test file order) to FILE.
     #[arg(long, requires = "test", value_name = "FILE")]
     predictions: Option<PathBuf>,
+    #[command(flatten)]
+    ranking: RankingArgs,
+}
+
+/// Top-N ranking metrics on the test set.
+#[derive(Debug, Args)]
+pub struct RankingArgs {
+    /// Also score top-N lists on test: precision, recall and NDCG at K, hit
+    /// rate and catalogue coverage (candidates: items with a training
+    /// rating the user did not rate in training; ties by item index).
+    #[arg(long, help_heading = "Ranking")]
+    ranking: bool,
+    /// List length K of --ranking.
+    #[arg(long, value_name = "K", default_value_t = 10, requires = "ranking",
+        value_parser = clap::value_parser!(u32).range(1..), help_heading = "Ranking")]
+    at: u32,
+    /// A test rating of at least MIN is relevant (--ranking).
+    #[arg(
+        long,
+        value_name = "MIN",
+        default_value_t = 4.0,
+        requires = "ranking",
+        help_heading = "Ranking"
+    )]
+    relevant: f32,
+}
+
+impl RankingArgs {
+    /// The ranking options, when --ranking is set.
+    fn options(&self) -> Option<RankingOptions> {
+        self.ranking.then_some(RankingOptions {
+            k: self.at as usize,
+            threshold: self.relevant,
+        })
+    }
 }
 
 /// The dataset and the protocol run on it (shared by `evaluate` and `tune`).
@@ -69,9 +104,12 @@ pub struct ProtocolArgs {
     /// `--columns` one ratings file.
     #[arg(long, env = "MOVIELENS_DIR", default_value = "data/ml-latest-small")]
     data: PathBuf,
-    /// Protocol: holdout (the report's repeated 90/10), kfold, user-holdout or temporal.
+    /// Protocol: holdout (the report's repeated 90/10), kfold, user-holdout or
+    /// temporal; or `report`: the holdout splits measured the report's way
+    /// (fed train + validation + test, every rated entry scored, training
+    /// ones included) beside the held-out figure of the same model.
     #[arg(long, default_value = "holdout")]
-    protocol: Protocol,
+    protocol: ProtocolChoice,
     /// Repeats of holdout and user-holdout (repeat r uses seed stream r).
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
@@ -115,7 +153,48 @@ pub struct InputArgs {
     scale: RatingScale,
 }
 
+/// `--protocol`: a way of splitting, or the report's way of measuring.
+///
+/// `report` is not a split (its splits are the holdout's): it changes what
+/// is scored, so it is a scoring option of the runner
+/// ([`movierec_eval::evaluate_report`]) chosen here, and the split
+/// protocols of `movierec-data` stay what they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolChoice {
+    /// A split protocol, scored on held-out test ratings.
+    Split(Protocol),
+    /// The holdout splits, also measured the report's way.
+    Report,
+}
+
+impl std::str::FromStr for ProtocolChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "report" => Ok(Self::Report),
+            _ => s
+                .parse()
+                .map(Self::Split)
+                .map_err(|e| format!("{e}; or `report`")),
+        }
+    }
+}
+
+impl std::fmt::Display for ProtocolChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Split(p) => p.fmt(f),
+            Self::Report => f.write_str("report"),
+        }
+    }
+}
+
 impl ProtocolArgs {
+    /// True for `--protocol report`.
+    pub fn is_report(&self) -> bool {
+        self.protocol == ProtocolChoice::Report
+    }
+
     /// Reads the dataset.
     pub fn load(&self) -> anyhow::Result<Dataset> {
         let input = &self.input;
@@ -139,7 +218,10 @@ impl ProtocolArgs {
     pub fn options(&self, refit: bool) -> EvalOptions {
         EvalOptions {
             split: SplitConfig {
-                protocol: self.protocol,
+                protocol: match self.protocol {
+                    ProtocolChoice::Split(p) => p,
+                    ProtocolChoice::Report => Protocol::Holdout,
+                },
                 test_fraction: self.test_fraction,
                 validation_fraction: self.validation_fraction,
                 folds: self.folds,
@@ -148,6 +230,7 @@ impl ProtocolArgs {
             },
             fallback: self.fallback,
             refit,
+            ranking: None,
         }
     }
 }
@@ -158,6 +241,9 @@ pub fn run(args: EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
         args.label.is_none() || args.model.len() == 1,
         "--label takes exactly one --model"
     );
+    if args.protocol.is_report() {
+        return run_report(&args, quiet);
+    }
     let mut report = match (&args.train, &args.test) {
         (Some(train), Some(test)) => run_given(&args, train, test, quiet)?,
         _ => run_protocol(&args, quiet)?,
@@ -165,21 +251,38 @@ pub fn run(args: EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
     if let (Some(label), [m]) = (&args.label, report.models.as_mut_slice()) {
         m.model = label.clone();
     }
-    for out in &args.out {
-        report.write(out)?;
+    publish(
+        args.json,
+        &args.out,
+        |out| report.write(out),
+        || report.to_json(),
+        || report.to_markdown(),
+    )
+}
+
+/// Writes a report to every `--out` file, then prints it: JSON with
+/// `--json`, else markdown.
+fn publish(
+    json: bool,
+    outs: &[PathBuf],
+    write: impl Fn(&Path) -> movierec_eval::Result<()>,
+    to_json: impl FnOnce() -> String,
+    to_markdown: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    for out in outs {
+        write(out)?;
     }
-    crate::emit(&if args.json {
-        report.to_json()
-    } else {
-        report.to_markdown()
-    })?;
+    crate::emit(&if json { to_json() } else { to_markdown() })?;
     Ok(())
 }
 
 fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
     let p = &args.protocol;
     let dataset = p.load()?;
-    let eval = p.options(!args.no_refit);
+    let eval = EvalOptions {
+        ranking: args.ranking.options(),
+        ..p.options(!args.no_refit)
+    };
     let mut models = Vec::new();
     for &kind in &args.model {
         let trials = match args.tune {
@@ -201,6 +304,45 @@ fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
         provenance: Some(provenance()),
         models,
     })
+}
+
+/// `--protocol report`: every model measured the report's way beside the
+/// held-out figure of the same fitted model.
+fn run_report(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
+    ensure!(
+        args.train.is_none() && !args.tune,
+        "--protocol report runs on --data splits, without --train/--test or --tune"
+    );
+    let p = &args.protocol;
+    let dataset = p.load()?;
+    let eval = p.options(!args.no_refit);
+    let mut models = Vec::new();
+    for &kind in &args.model {
+        let mut v = crate::reproduce::ReportRun {
+            dataset: &dataset,
+            opts: &eval,
+            prefix: String::new(),
+            quiet,
+        };
+        let (_, mut m) = with_model(kind, &args.model_args, &mut v)?;
+        if let Some(label) = &args.label {
+            m.model = label.clone();
+        }
+        models.push(m);
+    }
+    let report = ReportProtocolReport {
+        dataset: dataset.name.clone(),
+        seed: p.seed,
+        provenance: Some(provenance()),
+        models,
+    };
+    publish(
+        args.json,
+        &args.out,
+        |out| report.write(out),
+        || report.to_json(),
+        || report.to_markdown(),
+    )
 }
 
 struct ProtocolRun<'a> {
@@ -249,6 +391,7 @@ fn run_given(
         seed: p.seed,
         fallback: p.fallback,
         refit: !args.no_refit,
+        ranking: args.ranking.options(),
     };
     let mut models = Vec::new();
     for &kind in &args.model {

@@ -6,16 +6,27 @@
 
 mod evaluate;
 mod models;
+mod movies;
+mod predict;
 mod progress;
+mod recommend;
+mod reproduce;
+mod similar;
 mod split;
+mod store;
 mod synth;
 mod table;
+mod train;
 mod tune;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// Counts heap use, for the peak memory of each row of `movierec reproduce`.
+#[global_allocator]
+pub(crate) static PEAK_ALLOC: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
 
 /// Train and evaluate movie recommenders on MovieLens, honestly.
 #[derive(Debug, Parser)]
@@ -45,6 +56,20 @@ enum Command {
     Tune(Box<tune::TuneArgs>),
     /// Write a synthetic MovieLens-format folder (ratings.csv, movies.csv).
     Synth(synth::SynthArgs),
+    /// Rebuild the report's Tables 1 and 2 beside its figures, its way of
+    /// measuring beside the held-out one, and its curves, under
+    /// <out-dir>/<dataset>/.
+    Reproduce(reproduce::ReproduceArgs),
+    /// Fit one model on a dataset and save it (with ids, training ratings and titles).
+    Train(Box<train::TrainArgs>),
+    /// Top-N movies for a user of a saved model, or for a new user's ratings file.
+    Recommend(recommend::RecommendArgs),
+    /// The movies nearest to one movie in a saved model.
+    Similar(similar::SimilarArgs),
+    /// Score a CSV of user,item pairs with a saved model.
+    Predict(predict::PredictArgs),
+    /// Find movies by title, with id, year, genres and number of ratings.
+    Movies(movies::MoviesArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,8 +98,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(*args, cli.quiet),
         Command::Split(args) => split::run(args, cli.quiet),
         Command::Synth(args) => synth::run(args, cli.quiet),
+        Command::Train(args) => train::run(*args, cli.quiet),
+        Command::Recommend(args) => recommend::run(args, cli.quiet),
+        Command::Similar(args) => similar::run(args, cli.quiet),
+        Command::Predict(args) => predict::run(args, cli.quiet),
+        Command::Movies(args) => movies::run(args, cli.quiet),
         Command::Table(args) => table::run(args),
         Command::Tune(args) => tune::run(*args, cli.quiet),
+        Command::Reproduce(args) => reproduce::run(args, cli.quiet),
     }
 }
 
@@ -90,6 +121,14 @@ fn one_line(err: &anyhow::Error) -> String {
         }
     }
     line.replace('\n', " ")
+}
+
+/// Prints `value` as pretty JSON with a final newline (the `--json` output
+/// of the movie commands).
+pub fn emit_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(emit(&text)?)
 }
 
 /// Writes `text` to stdout, returning the error (a closed pipe, a full disk)

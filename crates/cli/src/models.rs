@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use movierec_autoencoder::AutoencoderConfig;
-use movierec_core::{BiasConfig, ConstantConfig, Fit, GlobalMeanConfig};
+use movierec_core::{BiasConfig, ConstantConfig, Fit, GlobalMeanConfig, PopularConfig};
 use movierec_eval::with_params;
 use movierec_knn::{KnnConfig, Neighbourhood, Prediction, Similarity};
 use movierec_mf::{DenseGdConfig, SgdConfig};
@@ -27,6 +27,10 @@ pub enum ModelKind {
     GlobalMean,
     /// Global mean + regularised user and item biases (Surprise's BaselineOnly).
     Bias,
+    /// Most popular first: items ranked by their number of training ratings,
+    /// for top-N comparison. No rating estimate: its RMSE columns are the
+    /// fallback's (every test rating counts as a fallback).
+    Popular,
     /// Item-based k-nearest neighbours (the report's first model).
     Knn,
     /// Matrix factorisation by sparse SGD over observed ratings (Koren et al. 2009).
@@ -44,6 +48,7 @@ impl ModelKind {
             ModelKind::Constant => "constant",
             ModelKind::GlobalMean => "global-mean",
             ModelKind::Bias => "bias",
+            ModelKind::Popular => "popular",
             ModelKind::Knn => "knn",
             ModelKind::MfSgd => "mf-sgd",
             ModelKind::MfDense => "mf-dense",
@@ -282,6 +287,7 @@ pub fn with_model<V: ModelVisitor>(
         ModelKind::GlobalMean => {
             visitor.visit(name, args.resolve(kind, GlobalMeanConfig::default())?)
         }
+        ModelKind::Popular => visitor.visit(name, args.resolve(kind, PopularConfig::default())?),
         ModelKind::Bias => {
             let cfg = args.resolve(kind, BiasConfig::default())?;
             cfg.validate()?;
@@ -358,7 +364,7 @@ pub fn load_grid(
 pub fn default_grid(kind: ModelKind) -> Map<String, Value> {
     let grid = match kind {
         ModelKind::Constant => json!({"value": [3.0, 3.5, 4.0]}),
-        ModelKind::GlobalMean => json!({}),
+        ModelKind::GlobalMean | ModelKind::Popular => json!({}),
         ModelKind::Bias => json!({
             "reg_user": [2.0, 5.0, 10.0, 15.0, 25.0],
             "reg_item": [2.0, 5.0, 10.0, 15.0, 25.0],

@@ -40,6 +40,10 @@ pub struct TuneArgs {
 
 /// Runs `movierec tune`.
 pub fn run(args: TuneArgs, quiet: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.protocol.is_report(),
+        "tune scores validation sets only; --protocol report is an evaluate option"
+    );
     let name = args.model.name();
     let axes = load_grid(args.model, args.grid.as_deref())?;
     let mut trials = grid(&axes);

@@ -1,22 +1,12 @@
-use std::path::PathBuf;
-
-use crate::util::{movierec, stderr, stdout};
-
-fn data_dir() -> Option<PathBuf> {
-    match std::env::var_os("MOVIELENS_DIR") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!("MOVIELENS_DIR is not set: skipping the real-data test");
-            None
-        }
-    }
-}
+use crate::util::{data_dir, movierec, stderr, stdout};
 
 /// The targets: bias baseline mean test RMSE <= 0.880 over 5 repeats,
 /// and <= 0.875 on a given 90/10 train/test pair.
 #[test]
 fn bias_baseline_reaches_its_targets_on_ml_latest_small() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = data_dir("the real-data test") else {
+        return;
+    };
     let d = dir.to_str().unwrap();
     let out = movierec(&[
         "evaluate", "--quiet", "--data", d, "--model", "bias", "--json",

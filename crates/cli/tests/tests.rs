@@ -7,6 +7,12 @@ mod errors;
 mod commands;
 // Tuned defaults agree with the recorded tuning winners.
 mod defaults;
+// evaluate --ranking: top-N metrics in every output format.
+mod ranking;
+// train, recommend, similar, predict and movies; ml-latest-small when set.
+mod recommend;
 // ml-latest-small, when MOVIELENS_DIR is set.
 mod real_data;
+// reproduce --quick and evaluate --protocol report on small data built here.
+mod reproduce;
 mod util;

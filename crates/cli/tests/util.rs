@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the built binary with `args`.
@@ -30,6 +30,37 @@ pub fn tiny_dataset(dir: &Path, users: u32) {
         ));
     }
     std::fs::write(dir.join("movies.csv"), movies).unwrap();
+}
+
+/// Writes a synthetic MovieLens folder at `out` with `movierec synth`.
+pub fn synth(out: &Path, users: u32, items: u32, ratings: u32, seed: u64) {
+    let o = movierec(&[
+        "synth",
+        "--quiet",
+        "--users",
+        &users.to_string(),
+        "--items",
+        &items.to_string(),
+        "--ratings",
+        &ratings.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// The ml-latest-small folder `MOVIELENS_DIR` names; `None`, saying that
+/// `what` is skipped, when it is unset.
+pub fn data_dir(what: &str) -> Option<PathBuf> {
+    match std::env::var_os("MOVIELENS_DIR") {
+        Some(d) => Some(PathBuf::from(d)),
+        None => {
+            eprintln!("MOVIELENS_DIR is not set: skipping {what}");
+            None
+        }
+    }
 }
 
 pub fn stdout(o: &Output) -> String {

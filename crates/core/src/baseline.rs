@@ -1,5 +1,6 @@
-//! Baseline models: a constant, the global mean, and the bias baseline
-//! (global mean plus regularised user and item biases). The bias baseline is
+//! Baseline models: a constant, the global mean, the bias baseline
+//! (global mean plus regularised user and item biases) and, for top-N
+//! lists, the most popular items. The bias baseline is
 //! also the default [`Fallback`] for pairs a model cannot score.
 
 use std::convert::Infallible;
@@ -244,6 +245,56 @@ fn train_metrics(model: &BiasBaseline, train: &RatingMatrix) -> SetMetrics {
     acc.finish()
 }
 
+/// The most-popular baseline: every item scored by its number of training
+/// ratings, the same ranking for every user. A baseline for top-N lists,
+/// not for rating prediction.
+///
+/// A count is not a rating estimate, so [`predict`](Recommender::predict)
+/// returns `None` for every pair: in the rating metrics the harness uses its
+/// fallback for every test rating (its fallback count equals the number of
+/// test ratings), and the RMSE columns are the fallback's, not this model's.
+/// [`score_into`](Recommender::score_into) writes the counts (0 for items
+/// without a training rating), which rank items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Popular {
+    /// Training ratings per item, as scores.
+    pub counts: Vec<f32>,
+}
+
+impl Recommender for Popular {
+    fn n_items(&self) -> usize {
+        self.counts.len()
+    }
+    fn score_into(&self, _user: UserIdx, out: &mut [f32]) {
+        out.copy_from_slice(&self.counts);
+    }
+    /// Always `None`: a count is no rating estimate.
+    fn predict(&self, _user: UserIdx, _item: ItemIdx) -> Option<f32> {
+        None
+    }
+}
+
+/// Settings of the most-popular baseline (there are none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopularConfig {}
+
+impl Fit for PopularConfig {
+    type Model = Popular;
+    type Error = Infallible;
+    fn fit(
+        &self,
+        train: &RatingMatrix,
+        _: Option<&Ratings>,
+        _: &mut dyn Observer,
+    ) -> Result<Popular, Infallible> {
+        let counts = (0..train.n_items())
+            .map(|i| train.item_count(ItemIdx(i as u32)) as f32)
+            .collect();
+        Ok(Popular { counts })
+    }
+}
+
 /// What to predict for a pair whose user or item has no training rating, or
 /// that a model cannot score (e.g. KNN without a neighbour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -356,6 +407,30 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(cfg.validate(), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn popular_scores_training_counts_and_predicts_nothing() {
+        let r = Ratings::new(
+            vec![
+                Rating::new(0, 0, 5.0),
+                Rating::new(0, 1, 4.0),
+                Rating::new(1, 1, 2.0),
+            ],
+            2,
+            3,
+            RatingScale::default(),
+        );
+        let m = RatingMatrix::new(&r).unwrap();
+        let model = PopularConfig {}.fit(&m, None, &mut NoopObserver).unwrap();
+        let mut out = vec![f32::NAN; 3];
+        model.score_into(UserIdx(0), &mut out);
+        assert_eq!(out, vec![1.0, 2.0, 0.0]);
+        assert_eq!(model.predict(UserIdx(0), ItemIdx(1)), None);
+        assert_eq!(
+            model.recommend(UserIdx(1), 5, &m),
+            vec![(ItemIdx(0), 1.0), (ItemIdx(2), 0.0)]
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod ratings;
 
 pub use baseline::{
     BiasBaseline, BiasConfig, Constant, ConstantConfig, Fallback, FallbackModel, GlobalMeanConfig,
+    Popular, PopularConfig,
 };
 pub use error::{Error, Result};
 pub use ids::{IdMap, ItemIdx, UserIdx};

@@ -33,6 +33,22 @@ pub enum EvalError {
     /// A tuning grid or trial is unusable.
     #[error("tuning: {0}")]
     Tuning(String),
+    /// A plot cannot be drawn (no curve, no metric, or a drawing failure).
+    #[error("{path}: cannot plot: {reason}")]
+    Plot {
+        /// The plot being written.
+        path: PathBuf,
+        /// What is missing or what failed.
+        reason: String,
+    },
+    /// The report's figures file is unreadable or malformed.
+    #[error("{path}: {reason}")]
+    ReportFigures {
+        /// The figures file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// Writing an output file failed.
     #[error("{path}: {source}")]
     Write {

@@ -31,16 +31,29 @@
 //! ```
 
 mod error;
+mod plot;
+mod ranking;
 mod report;
+mod report_protocol;
 mod runner;
 mod stats;
+mod tables;
 mod tune;
 
 pub use error::{EvalError, Result};
-pub use report::{write_atomic, ModelReport, RepeatResult, Report, Summary};
+pub use plot::{write_curves_svg, write_time_to_accuracy, RMSE_THRESHOLDS};
+pub use ranking::{ranking_metrics, RankingOptions, RankingResult};
+pub use report::{write_atomic, ModelReport, RankingSummary, RepeatResult, Report, Summary};
+pub use report_protocol::{
+    evaluate_report, no_reinput, Figure, Reinput, ReportProtocolModel, ReportProtocolReport,
+    ReportScores, ReportSummary,
+};
 pub use runner::{
     evaluate, evaluate_given, predict_all, EvalOptions, GivenOptions, GivenResult, Monitor,
     NoMonitor,
 };
 pub use stats::{mean_ci95, MeanCi};
+pub use tables::{
+    table1, table2, Cell, Column, Metric, ReportFigure, ReportFigures, Table, TableRow,
+};
 pub use tune::{evaluate_tuned, grid, tune, with_params, Trial, TuningReport};

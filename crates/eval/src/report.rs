@@ -5,7 +5,8 @@ use std::path::Path;
 use movierec_core::EpochRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::{mean_ci95, EvalError, Result};
+use crate::report_protocol::pm;
+use crate::{mean_ci95, EvalError, MeanCi, RankingResult, Result};
 
 /// Test-set results of one repeat of the protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +34,9 @@ pub struct RepeatResult {
     /// chose (K, epochs, ...), so the run can be repeated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen: Option<serde_json::Value>,
+    /// Top-N ranking metrics on the test set, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingResult>,
 }
 
 /// One figure per metric: a mean, or a confidence half-width. JSON writes
@@ -60,9 +64,38 @@ pub struct Summary {
     /// Fallback count.
     #[serde(deserialize_with = "nan_if_null")]
     pub fallbacks: f64,
+    /// Ranking metrics, when every repeat has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingSummary>,
 }
 
-fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+/// The ranking figures of a [`Summary`]: a mean, or a confidence
+/// half-width, per metric.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct RankingSummary {
+    /// List length.
+    pub k: usize,
+    /// Precision@k.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub precision: f64,
+    /// Recall@k.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub recall: f64,
+    /// NDCG@k.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub ndcg: f64,
+    /// Hit rate.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub hit_rate: f64,
+    /// Catalogue coverage.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub coverage: f64,
+    /// Users ranked.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub users: f64,
+}
+
+pub(crate) fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
@@ -98,9 +131,38 @@ impl ModelReport {
             |r| r.fallbacks as f64,
         ];
         let s = fields.map(stat);
+        let ranked: Option<Vec<RankingResult>> = repeats.iter().map(|r| r.ranking).collect();
+        let rank_stats = ranked.filter(|r| !r.is_empty()).map(|r| {
+            let stat = |f: fn(&RankingResult) -> f64| {
+                let v: Vec<f64> = r.iter().map(f).collect();
+                mean_ci95(&v)
+            };
+            let fields: [fn(&RankingResult) -> f64; 6] = [
+                |r| r.precision,
+                |r| r.recall,
+                |r| r.ndcg,
+                |r| r.hit_rate,
+                |r| r.coverage,
+                |r| r.users as f64,
+            ];
+            (r[0].k, fields.map(stat))
+        });
         let pick = |half: bool| {
             let g = |i: usize| if half { s[i].ci95 } else { s[i].mean };
+            let ranking = rank_stats.map(|(k, s)| {
+                let g = |i: usize| if half { s[i].ci95 } else { s[i].mean };
+                RankingSummary {
+                    k,
+                    precision: g(0),
+                    recall: g(1),
+                    ndcg: g(2),
+                    hit_rate: g(3),
+                    coverage: g(4),
+                    users: g(5),
+                }
+            });
             Summary {
+                ranking,
                 rmse: g(0),
                 mse: g(1),
                 mae: g(2),
@@ -144,30 +206,42 @@ impl Report {
 
     /// A markdown table: mean ± 95% half-width per metric.
     pub fn to_markdown(&self) -> String {
-        let mut s = String::new();
-        if let Some(p) = &self.provenance {
-            let _ = writeln!(s, "<!-- {p} -->\n");
-        }
+        let mut s = markdown_start(self.provenance.as_deref());
         let repeats = self.models.first().map_or(0, |m| m.repeats.len());
         let _ = writeln!(
             s,
             "Dataset `{}`, protocol `{}`, {} repeat(s), seed {}; mean ± 95% CI half-width (Student t).\n",
             self.dataset, self.protocol, repeats, self.seed
         );
+        // Ranking columns only when some model has them; `k` from the first.
+        let ranking_k = self.models.iter().find_map(|m| m.mean.ranking.map(|r| r.k));
         s.push_str(
-            "| model | RMSE | MSE | MAE | half-star accuracy | fit s | predict s | fallbacks |\n",
+            "| model | RMSE | MSE | MAE | half-star accuracy | fit s | predict s | fallbacks |",
         );
-        s.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-        for m in &self.models {
-            let c = |mean: f64, half: f64, d: usize| {
-                if half.is_nan() {
-                    format!("{mean:.d$}")
-                } else {
-                    format!("{mean:.d$} ± {half:.d$}")
-                }
+        if let Some(k) = ranking_k {
+            let mixed = self
+                .models
+                .iter()
+                .any(|m| m.mean.ranking.is_some_and(|r| r.k != k));
+            let k = if mixed {
+                "k".to_string()
+            } else {
+                k.to_string()
             };
+            let _ = write!(
+                s,
+                " P@{k} | R@{k} | NDCG@{k} | hit rate@{k} | coverage@{k} |"
+            );
+        }
+        s.push_str("\n| --- | --- | --- | --- | --- | --- | --- | --- |");
+        if ranking_k.is_some() {
+            s.push_str(" --- | --- | --- | --- | --- |");
+        }
+        s.push('\n');
+        let c = |mean: f64, ci95: f64, d: usize| pm(MeanCi { mean, ci95 }, d);
+        for m in &self.models {
             let (a, h) = (&m.mean, &m.ci95);
-            let _ = writeln!(
+            let _ = write!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {:.1} |",
                 m.model,
@@ -178,6 +252,34 @@ impl Report {
                 c(a.fit_seconds, h.fit_seconds, 3),
                 c(a.predict_seconds, h.predict_seconds, 3),
                 a.fallbacks,
+            );
+            if ranking_k.is_some() {
+                match (a.ranking, h.ranking) {
+                    (Some(a), Some(h)) => {
+                        let _ = write!(
+                            s,
+                            " {} | {} | {} | {} | {} |",
+                            c(a.precision, h.precision, 4),
+                            c(a.recall, h.recall, 4),
+                            c(a.ndcg, h.ndcg, 4),
+                            c(a.hit_rate, h.hit_rate, 4),
+                            c(a.coverage, h.coverage, 4),
+                        );
+                    }
+                    _ => s.push_str(" - | - | - | - | - |"),
+                }
+            }
+            s.push('\n');
+        }
+        let first = self
+            .models
+            .iter()
+            .find_map(|m| m.repeats.first().and_then(|r| r.ranking));
+        if let Some(r) = first {
+            let _ = writeln!(
+                s,
+                "\nRanking: the top {} of each test user's candidates (items with a training rating the user did not rate in training; ties by item index); relevant = test rating >= {}. Repeat 1 ranked {} users and left out {} without a relevant test item and {} without a training rating; coverage = share of the rated catalogue in some user's list.",
+                r.k, r.threshold, r.users, r.no_relevant, r.cold_users
             );
         }
         s
@@ -199,22 +301,46 @@ impl Report {
             "predict_seconds",
             "fallbacks",
         ];
-        w.write_record(head).expect("in-memory write");
+        // Ranking columns only when some model has them.
+        let ranking = self.models.iter().any(|m| m.mean.ranking.is_some());
+        let rank_head = [
+            "k",
+            "precision",
+            "recall",
+            "ndcg",
+            "hit_rate",
+            "coverage",
+            "ranked_users",
+        ];
+        let mut header: Vec<&str> = head.to_vec();
+        if ranking {
+            header.extend(rank_head);
+        }
+        w.write_record(header).expect("in-memory write");
+        let rank_cells = |r: Option<RankingSummary>| -> Vec<f64> {
+            match r {
+                Some(r) => vec![
+                    r.k as f64,
+                    r.precision,
+                    r.recall,
+                    r.ndcg,
+                    r.hit_rate,
+                    r.coverage,
+                    r.users,
+                ],
+                None => vec![f64::NAN; 7],
+            }
+        };
         for m in &self.models {
-            let mut row = |label: String, v: [f64; 7]| {
+            let mut row = |label: String, v: [f64; 7], extra: Vec<f64>| {
                 let mut rec = vec![
                     self.dataset.clone(),
                     self.protocol.clone(),
                     m.model.clone(),
                     label,
                 ];
-                rec.extend(v.iter().map(|x| {
-                    if x.is_nan() {
-                        String::new()
-                    } else {
-                        format!("{x}")
-                    }
-                }));
+                let extra = if ranking { extra } else { Vec::new() };
+                rec.extend(v.iter().chain(&extra).map(|&x| csv_num(x)));
                 w.write_record(rec).expect("in-memory write");
             };
             for (i, r) in m.repeats.iter().enumerate() {
@@ -227,7 +353,16 @@ impl Report {
                     r.predict_seconds,
                     r.fallbacks as f64,
                 ];
-                row(i.to_string(), v);
+                let extra = rank_cells(r.ranking.map(|r| RankingSummary {
+                    k: r.k,
+                    precision: r.precision,
+                    recall: r.recall,
+                    ndcg: r.ndcg,
+                    hit_rate: r.hit_rate,
+                    coverage: r.coverage,
+                    users: r.users as f64,
+                }));
+                row(i.to_string(), v, extra);
             }
             for (label, s) in [("mean", &m.mean), ("ci95", &m.ci95)] {
                 let v = [
@@ -239,28 +374,68 @@ impl Report {
                     s.predict_seconds,
                     s.fallbacks,
                 ];
-                row(label.to_string(), v);
+                row(label.to_string(), v, rank_cells(s.ranking));
             }
         }
-        let body = String::from_utf8(w.into_inner().expect("in-memory flush"))
-            .expect("CSV of UTF-8 fields");
-        match &self.provenance {
-            // A comment line first, as every results file says where it came from.
-            Some(p) => format!("# {}\n{body}", p.replace('\n', " ")),
-            None => body,
-        }
+        csv_text(w, self.provenance.as_deref())
     }
 
     /// Writes the report to `path`, as JSON, CSV or markdown by its
     /// extension (`.json`, `.csv`, anything else markdown), atomically.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => self.to_json(),
-            Some("csv") => self.to_csv(),
-            _ => self.to_markdown(),
-        };
-        write_atomic(path, text.as_bytes())
+        write_by_extension(
+            path,
+            || self.to_json(),
+            || self.to_csv(),
+            || self.to_markdown(),
+        )
     }
+}
+
+/// The start of a markdown results file: the provenance comment, when
+/// there is one, and a blank line.
+pub(crate) fn markdown_start(provenance: Option<&str>) -> String {
+    let mut s = String::new();
+    if let Some(p) = provenance {
+        let _ = writeln!(s, "<!-- {p} -->\n");
+    }
+    s
+}
+
+/// A number as a CSV field: empty for NaN (no figure).
+pub(crate) fn csv_num(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        format!("{x}")
+    }
+}
+
+/// The text of an in-memory CSV writer, with the provenance first as a
+/// `#` comment line (every results file says where it came from).
+pub(crate) fn csv_text(w: csv::Writer<Vec<u8>>, provenance: Option<&str>) -> String {
+    let body =
+        String::from_utf8(w.into_inner().expect("in-memory flush")).expect("CSV of UTF-8 fields");
+    match provenance {
+        Some(p) => format!("# {}\n{body}", p.replace('\n', " ")),
+        None => body,
+    }
+}
+
+/// Writes `path` atomically as JSON, CSV or markdown by its extension
+/// (`.json`, `.csv`, anything else markdown); only the chosen text is made.
+pub(crate) fn write_by_extension(
+    path: &Path,
+    json: impl FnOnce() -> String,
+    csv: impl FnOnce() -> String,
+    markdown: impl FnOnce() -> String,
+) -> Result<()> {
+    let text = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => json(),
+        Some("csv") => csv(),
+        _ => markdown(),
+    };
+    write_atomic(path, text.as_bytes())
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
@@ -307,6 +482,7 @@ mod tests {
             n_test: 100,
             curve: Vec::new(),
             chosen: None,
+            ranking: None,
         }
     }
 
@@ -360,6 +536,60 @@ mod tests {
             .nth(3)
             .unwrap()
             .starts_with("tiny,holdout,bias,mean,0.85"));
+    }
+
+    fn ranked(precision: f64) -> RepeatResult {
+        RepeatResult {
+            ranking: Some(RankingResult {
+                k: 10,
+                threshold: 4.0,
+                precision,
+                recall: 0.2,
+                ndcg: 0.3,
+                hit_rate: 0.5,
+                coverage: 0.05,
+                users: 500,
+                no_relevant: 10,
+                cold_users: 0,
+                seconds: 0.1,
+            }),
+            ..repeat(0.9)
+        }
+    }
+
+    #[test]
+    fn ranking_columns_appear_only_when_present() {
+        let plain = report();
+        assert!(!plain.to_markdown().contains("NDCG"));
+        assert!(!plain.to_csv().contains("ndcg"));
+        assert!(!plain.to_json().contains("ranking"));
+        let mut r = report();
+        r.models.push(ModelReport::new(
+            "popular",
+            serde_json::json!({}),
+            vec![ranked(0.1), ranked(0.3)],
+        ));
+        let md = r.to_markdown();
+        assert!(
+            md.contains("| P@10 | R@10 | NDCG@10 | hit rate@10 | coverage@10 |"),
+            "{md}"
+        );
+        assert!(md.contains("| 0.2000 ± "), "{md}");
+        assert!(
+            md.contains("| - | - | - | - | - |"),
+            "a row without ranking: {md}"
+        );
+        assert!(md.contains("relevant = test rating >= 4"), "{md}");
+        let csv = r.to_csv();
+        let head = csv.lines().next().unwrap();
+        assert!(head.ends_with(",k,precision,recall,ndcg,hit_rate,coverage,ranked_users"));
+        let mean = csv.lines().find(|l| l.contains("popular,mean")).unwrap();
+        assert!(mean.ends_with(",10,0.2,0.2,0.3,0.5,0.05,500"), "{mean}");
+        let back: Report = serde_json::from_str(&r.to_json()).unwrap();
+        let s = back.models[1].mean.ranking.unwrap();
+        assert!((s.precision - 0.2).abs() < 1e-12);
+        assert_eq!(back.models[1].repeats[0].ranking.unwrap().users, 500);
+        assert!(back.models[0].mean.ranking.is_none());
     }
 
     #[test]

@@ -5,11 +5,13 @@ use movierec_core::{
     Control, EpochRecord, Fallback, FallbackModel, Fit, IdMap, NoopObserver, Observer, Rating,
     RatingMatrix, RatingScale, Ratings, Recommender, SetMetrics,
 };
-use movierec_data::{carve_validation, make_splits, read_interactions, OnDuplicate, SplitConfig};
+use movierec_data::{
+    carve_validation, make_splits, read_interactions, OnDuplicate, Split, SplitConfig,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::{EvalError, ModelReport, RepeatResult, Result};
+use crate::{ranking_metrics, EvalError, ModelReport, RankingOptions, RepeatResult, Result};
 
 /// How to run the protocol.
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub struct EvalOptions {
     /// with the settings validation chose (as the AutoRec paper does) before
     /// scoring test. Default: true.
     pub refit: bool,
+    /// Also score top-N lists on test (see [`ranking_metrics`]). Default: none.
+    pub ranking: Option<RankingOptions>,
 }
 
 impl Default for EvalOptions {
@@ -30,6 +34,7 @@ impl Default for EvalOptions {
             split: SplitConfig::default(),
             fallback: Fallback::Bias,
             refit: true,
+            ranking: None,
         }
     }
 }
@@ -84,15 +89,7 @@ where
     let mut repeats = Vec::with_capacity(splits.len());
     for (r, split) in splits.iter().enumerate() {
         monitor.repeat(r, splits.len());
-        if split.test.is_empty() {
-            return Err(EvalError::NoTestRatings(format!(
-                "{:?}",
-                opts.split.protocol
-            )));
-        }
-        let train = ratings.select(&split.train);
-        let validation = ratings.select(&split.validation);
-        let test = ratings.select(&split.test);
+        let (train, validation, test) = split_parts(ratings, split, opts)?;
         let fitted = fit_on(
             name,
             config,
@@ -102,10 +99,32 @@ where
             opts.refit,
             monitor,
         )?;
-        repeats.push(score(fitted, &test.entries).0);
+        repeats.push(score_ranked(fitted, &test.entries, opts.ranking.as_ref()).0);
     }
     let config = serde_json::to_value(config).expect("configs serialise");
     Ok(ModelReport::new(name, config, repeats))
+}
+
+/// The training, validation and test ratings of one split.
+///
+/// # Errors
+/// [`EvalError::NoTestRatings`] when the split has no test ratings.
+pub(crate) fn split_parts(
+    ratings: &Ratings,
+    split: &Split,
+    opts: &EvalOptions,
+) -> Result<(Ratings, Ratings, Ratings)> {
+    if split.test.is_empty() {
+        return Err(EvalError::NoTestRatings(format!(
+            "{:?}",
+            opts.split.protocol
+        )));
+    }
+    Ok((
+        ratings.select(&split.train),
+        ratings.select(&split.validation),
+        ratings.select(&split.test),
+    ))
 }
 
 /// A model fitted for one repeat, with what scoring needs.
@@ -165,10 +184,12 @@ where
     })
 }
 
-/// Scores `test` with a fitted model; returns the result and the predictions.
-pub(crate) fn score<M: Recommender>(
+/// Scores `test` with a fitted model, and with `ranking` its top-N lists
+/// too ([`ranking_metrics`]); returns the result and the predictions.
+pub(crate) fn score_ranked<M: Recommender>(
     fitted: Fitted<M>,
     test: &[Rating],
+    ranking: Option<&RankingOptions>,
 ) -> (RepeatResult, Vec<f32>) {
     let start = Instant::now();
     let (predictions, fallbacks) =
@@ -178,6 +199,8 @@ pub(crate) fn score<M: Recommender>(
         predictions.iter().zip(test).map(|(&p, r)| (p, r.value)),
         fitted.matrix.scale(),
     );
+    let ranking = ranking
+        .map(|opts| ranking_metrics(&fitted.model, &fitted.matrix, &fitted.fallback, test, opts));
     let result = RepeatResult {
         rmse: m.rmse,
         mse: m.mse,
@@ -189,6 +212,7 @@ pub(crate) fn score<M: Recommender>(
         n_test: test.len(),
         curve: fitted.curve,
         chosen: fitted.chosen,
+        ranking,
     };
     (result, predictions)
 }
@@ -234,6 +258,8 @@ pub struct GivenOptions {
     pub fallback: Fallback,
     /// Refit on the whole train file once validation has chosen. Default: true.
     pub refit: bool,
+    /// Also score top-N lists on the test file. Default: none.
+    pub ranking: Option<RankingOptions>,
 }
 
 impl Default for GivenOptions {
@@ -245,6 +271,7 @@ impl Default for GivenOptions {
             seed: 42,
             fallback: Fallback::Bias,
             refit: true,
+            ranking: None,
         }
     }
 }
@@ -322,7 +349,7 @@ where
     if test.is_empty() {
         return Err(EvalError::NoRatings(test_path.to_path_buf()));
     }
-    let (result, predictions) = score(fitted, &test.entries);
+    let (result, predictions) = score_ranked(fitted, &test.entries, opts.ranking.as_ref());
     let config = serde_json::to_value(config).expect("configs serialise");
     Ok(GivenResult {
         report: ModelReport::new(name, config, vec![result]),
@@ -409,6 +436,42 @@ pub(crate) mod tests {
         };
         evaluate("bias", &cfg, &ratings, None, &no_refit, &mut NoMonitor).unwrap();
         assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn ranking_joins_every_repeat_when_asked() {
+        let ratings = additive(40, 30);
+        let opts = EvalOptions {
+            split: SplitConfig {
+                repeats: 2,
+                ..SplitConfig::default()
+            },
+            ranking: Some(RankingOptions {
+                k: 5,
+                threshold: 3.0,
+            }),
+            ..EvalOptions::default()
+        };
+        let cfg = BiasConfig::default();
+        let report = evaluate("bias", &cfg, &ratings, None, &opts, &mut NoMonitor).unwrap();
+        for r in &report.repeats {
+            let rk = r.ranking.expect("ranking asked for");
+            assert_eq!(rk.k, 5);
+            assert!(rk.users > 0 && (0.0..=1.0).contains(&rk.ndcg));
+        }
+        let s = report.mean.ranking.unwrap();
+        assert_eq!(s.k, 5);
+        let plain = evaluate(
+            "bias",
+            &cfg,
+            &ratings,
+            None,
+            &EvalOptions::default(),
+            &mut NoMonitor,
+        )
+        .unwrap();
+        assert!(plain.mean.ranking.is_none() && plain.repeats[0].ranking.is_none());
+        assert_eq!(plain.repeats[0].rmse, report.repeats[0].rmse);
     }
 
     #[test]

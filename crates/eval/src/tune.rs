@@ -9,7 +9,7 @@ use movierec_data::make_splits;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::runner::{fit_on, predict_all, score};
+use crate::runner::{fit_on, predict_all, score_ranked};
 use crate::{mean_ci95, EvalError, EvalOptions, ModelReport, Monitor, Result};
 
 /// One tried configuration and its validation score.
@@ -255,7 +255,7 @@ where
             opts.refit,
             monitor,
         )?;
-        let (mut result, _) = score(fitted, &test.entries);
+        let (mut result, _) = score_ranked(fitted, &test.entries, opts.ranking.as_ref());
         result.fit_seconds += search_seconds;
         if result.chosen.is_none() {
             result.chosen = Some(serde_json::to_value(winner).expect("configs serialise"));
@@ -274,10 +274,7 @@ impl TuningReport {
 
     /// Markdown: the winner, then every trial sorted by validation RMSE.
     pub fn to_markdown(&self) -> String {
-        let mut s = String::new();
-        if let Some(p) = &self.provenance {
-            let _ = writeln!(s, "<!-- {p} -->\n");
-        }
+        let mut s = crate::report::markdown_start(self.provenance.as_deref());
         let _ = writeln!(
             s,
             "Tuning `{}` on `{}`: {} trial(s), each scored on the validation parts of {} split(s) (seed {}); the test parts were not read.\n",

@@ -2,6 +2,7 @@
 //! scoring and similar items.
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use movierec_core::{
@@ -14,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::config::{KnnConfig, Neighbourhood, Prediction};
 use crate::error::{Error, Result};
 use crate::similarity::{build_sparse, by_preference, orient, Lookup, Similarities};
+
+// Fold-in and the rated neighbourhood's scorers live in child modules:
+// they read the model's private parts.
+mod fold_in;
+mod rated;
 
 /// One neighbour of an item, as [`KnnModel::similar`] returns it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -234,17 +240,25 @@ fn intersect(a: &[u32], ar: &[f32], b: &[u32], bs: &[f32], out: &mut Vec<Cand>) 
 /// intersection, then selects the K best in `O(n_u)`. Scoring every item for
 /// one user accumulates over the neighbour lists of the items the user rated
 /// when every rated neighbour counts (report neighbourhood, or `n_u <= K`,
-/// exact store); else it scans the store once against the user's dense
-/// ratings (heavy users) or predicts item by item.
+/// exact store); for the rated neighbourhood with `n_u > K` it accumulates
+/// the same way block by block, keeping each crowded item's K best by an
+/// integer selection (mid-size users), or walks each item's list best
+/// first to its K-th rated neighbour (heavy users); else it walks or
+/// predicts item by item.
 ///
 /// ## Parallelisation
-/// The similarity build runs over items with rayon, in blocks of 1,024
-/// items; each item's list is computed by one task with its own dense
-/// accumulator (f64) and collected in order, so the store is the same bit
+/// The similarity build runs over items with rayon: exact, each pair once
+/// (item `i` against the items after it) and mirrored in parallel over row
+/// ranges; capped, full rows in blocks of 1,024 items. Each item's list is
+/// computed by one task with its own dense accumulator (f64) and collected
+/// in order, so the store is the same bit
 /// for bit whatever the thread count (no float reduction crosses threads).
 /// Choosing K predicts the validation pairs in parallel and sums serially.
-/// Prediction and scoring are sequential per call; callers parallelise over
-/// pairs or users.
+/// Prediction is sequential per call; callers parallelise over pairs or
+/// users. Scoring a row of more than K ratings (rated neighbourhood, exact
+/// store) also runs over blocks of columns with rayon; every column is
+/// computed by one task alone, so the scores are the same bits whatever the
+/// thread count.
 ///
 /// ## Example
 /// ```
@@ -286,6 +300,104 @@ pub struct KnnModel {
     cuts: Vec<Option<(f32, u32)>>,
     /// Constant-time similarity lookup, derived from `sims` (not saved).
     lookup: Option<Lookup>,
+    /// Each neighbour list in preference order, derived from `sims` on the
+    /// first scoring that needs it (not saved).
+    pref: Derived<PrefOrder>,
+}
+
+/// A cache derived from the model on first use: not saved, not compared
+/// (two models that differ only in it are equal), shown only as built or not.
+#[derive(Clone)]
+struct Derived<T>(OnceLock<T>);
+
+impl<T> Default for Derived<T> {
+    fn default() -> Self {
+        Self(OnceLock::new())
+    }
+}
+
+impl<T> PartialEq for Derived<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> std::fmt::Debug for Derived<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let built = if self.0.get().is_some() {
+            "built"
+        } else {
+            "not built"
+        };
+        write!(f, "Derived({built})")
+    }
+}
+
+/// The head of every neighbour list in preference order (similarity
+/// descending, then item ascending), as contiguous `(item, similarity)`
+/// pairs, so a walk reads memory in order: the first K of each list for the
+/// report neighbourhood (its cut looks no further), the first
+/// [`PrefOrder::rated_cap`] for the rated one (a walk that runs past the head
+/// falls back to a gather).
+#[derive(Debug, Clone)]
+struct PrefOrder {
+    ptr: Vec<usize>,
+    items: Vec<u32>,
+    sims: Vec<f32>,
+}
+
+impl PrefOrder {
+    /// The head length kept for the rated neighbourhood: a few times K,
+    /// at least 256 (tests go lower, to reach the gather fallback).
+    fn rated_cap(k: usize) -> usize {
+        let head = k.saturating_mul(4);
+        if cfg!(test) {
+            head
+        } else {
+            head.max(256)
+        }
+    }
+
+    fn build(sims: &Similarities, cap: usize) -> Self {
+        let lists: Vec<Vec<(f32, u32)>> = (0..sims.n_items())
+            .into_par_iter()
+            .map(|col| {
+                let (ni, ns) = sims.neighbours(col);
+                let mut keys: Vec<(f32, u32)> =
+                    ns.iter().copied().zip(ni.iter().copied()).collect();
+                let by = |a: &(f32, u32), b: &(f32, u32)| by_preference(*a, *b);
+                if cap < keys.len() {
+                    if cap > 0 {
+                        keys.select_nth_unstable_by(cap - 1, by);
+                    }
+                    keys.truncate(cap);
+                }
+                keys.sort_unstable_by(by);
+                keys
+            })
+            .collect();
+        let total = lists.iter().map(Vec::len).sum();
+        let mut ptr = Vec::with_capacity(lists.len() + 1);
+        ptr.push(0);
+        let (mut items, mut sims) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        for l in lists {
+            items.extend(l.iter().map(|x| x.1));
+            sims.extend(l.iter().map(|x| x.0));
+            ptr.push(items.len());
+        }
+        Self { ptr, items, sims }
+    }
+
+    /// The head of `col`'s list: items and similarities, best first.
+    #[inline]
+    fn head(&self, col: usize) -> (&[u32], &[f32]) {
+        let r = self.ptr[col]..self.ptr[col + 1];
+        (&self.items[r.clone()], &self.sims[r])
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.ptr.len() * 8 + self.items.len() * 8
+    }
 }
 
 /// What a saved model holds: everything but the derived lookup index.
@@ -310,6 +422,7 @@ impl From<Stored> for KnnModel {
             sims: s.sims,
             cuts: s.cuts,
             lookup,
+            pref: Derived::default(),
         }
     }
 }
@@ -357,6 +470,7 @@ impl KnnModel {
             + self.data.memory_bytes()
             + self.cuts.len() * 12
             + self.lookup.as_ref().map_or(0, Lookup::memory_bytes)
+            + self.pref.0.get().map_or(0, PrefOrder::memory_bytes)
     }
 
     /// The `n` items most similar to `item`, best first (ties by index), with
@@ -470,71 +584,171 @@ impl KnnModel {
         BUF.with(|b| self.estimate(row, col, &mut b.borrow_mut()))
     }
 
-    /// Scores every column for one row, three ways, all giving the bits
-    /// `estimate` gives:
-    /// - where every rated neighbour counts (report neighbourhood, or at
-    ///   most K ratings) and the store is exact (symmetric), it accumulates
-    ///   over the neighbour lists of the rated items: `sum_j |N(j)|` steps;
-    /// - else, for a row with more ratings than the average list length, it
-    ///   spreads the row into a dense vector and scans every column's list:
-    ///   one pass over the store;
-    /// - else it gathers column by column: `n_cols * n_ratings` lookups.
+    /// Scores every column for one row, all ways giving the bits `estimate`
+    /// gives (the same neighbours, summed in ascending item order), by the
+    /// cheapest of:
+    /// - accumulating over the neighbour lists of the rated items,
+    ///   `sum_j |N(j)|` steps, where the store is exact (symmetric): every
+    ///   rated neighbour counts for the report neighbourhood (within its
+    ///   cut); for the rated neighbourhood a first pass counts each column's
+    ///   rated neighbours, the second sums the columns with at most K and
+    ///   collects the others' candidates (in item order) to keep their K best;
+    /// - walking the head of each column's list in preference order (built
+    ///   once, on first need) and marking rated neighbours in a bitset over
+    ///   the columns until K are found (rated neighbourhood) or the K-entry
+    ///   head ends (report neighbourhood), then summing the marked ones in
+    ///   item order: about `n_cols * K * n_cols / n_ratings` steps, short for
+    ///   heavy rows whose rated items fill the head of every list (a column
+    ///   whose head runs out first is gathered);
+    /// - else, for a light row of a capped store, gathering column by
+    ///   column: `n_cols * n_ratings` lookups.
+    ///
+    /// The rated neighbourhood on the exact store, for a row of more than K
+    /// ratings, has its own two (in [`rated`]): below `n_cols / 20` ratings
+    /// the blocked sift ([`score_sift`](Self::score_sift)), above it the
+    /// parallel walk with a cheap fallback ([`score_walk`](Self::score_walk)).
     fn score_row(&self, row: usize, out: &mut [f32]) {
         let (ri, rv) = self.data.row(row);
         let n = self.data.n_cols();
-        let all_count = match self.config.neighbourhood {
-            Neighbourhood::Report => true,
-            Neighbourhood::Rated => ri.len() <= self.config.k,
-        };
-        if all_count && self.config.max_neighbours.is_none() {
-            let mut num = vec![0.0f64; n];
-            let mut den = vec![0.0f64; n];
-            let report = self.config.neighbourhood == Neighbourhood::Report;
-            for (&j, &r) in ri.iter().zip(rv) {
-                let (ni, ns) = self.sims.neighbours(j as usize);
-                for (&m, &s) in ni.iter().zip(ns) {
-                    let m = m as usize;
-                    if report {
-                        if let Some(cut) = self.cuts[m] {
-                            if by_preference((s, j), cut).is_gt() {
-                                continue;
-                            }
-                        }
-                    }
-                    num[m] += self.term(row, Cand { j, sim: s, r });
-                    den[m] += f64::from(s.abs());
-                }
-            }
-            for (col, o) in out.iter_mut().enumerate() {
-                *o = self.finish(row, col, num[col], den[col]);
-            }
-        } else if ri.len().saturating_mul(n) > self.sims.nnz() {
-            let mut rated = vec![f32::NAN; n];
-            for (&j, &r) in ri.iter().zip(rv) {
-                rated[j as usize] = r;
-            }
-            BUF.with(|b| {
-                let buf = &mut *b.borrow_mut();
-                for (col, o) in out.iter_mut().enumerate() {
-                    let (ni, ns) = self.sims.neighbours(col);
-                    buf.cands.clear();
-                    for (&j, &sim) in ni.iter().zip(ns) {
-                        let r = rated[j as usize];
-                        if !r.is_nan() {
-                            buf.cands.push(Cand { j, sim, r });
-                        }
-                    }
-                    *o = self.estimate_candidates(row, col, buf);
-                }
-            });
+        let k = self.config.k;
+        let exact = self.config.max_neighbours.is_none();
+        let report = self.config.neighbourhood == Neighbourhood::Report;
+        let spread: usize = ri
+            .iter()
+            .map(|&j| self.sims.neighbours(j as usize).0.len())
+            .sum();
+        // Steps of a walk: each column's head up to K of the row's ratings,
+        // spread evenly, then a gather where the head runs out.
+        let walk_steps = if report {
+            n.saturating_mul(k)
         } else {
+            let head = PrefOrder::rated_cap(k);
+            let per_col = k.saturating_mul(n) / ri.len().max(1);
+            if per_col <= head {
+                n.saturating_mul(per_col)
+            } else {
+                n.saturating_mul(head + ri.len())
+            }
+        };
+        let accumulate_steps = if report || ri.len() <= k {
+            spread
+        } else {
+            spread.saturating_mul(2)
+        };
+        if exact && !report && ri.len() > k {
+            if ri.len().saturating_mul(20) >= n {
+                self.score_walk(row, ri, rv, out);
+            } else {
+                self.score_sift(row, ri, rv, out);
+            }
+        } else if exact && accumulate_steps <= walk_steps {
+            self.score_accumulate(row, ri, rv, out);
+        } else if !exact && ri.len().saturating_mul(n) <= walk_steps.min(self.sims.nnz()) {
             BUF.with(|b| {
                 let buf = &mut b.borrow_mut();
                 for (col, o) in out.iter_mut().enumerate() {
                     *o = self.estimate(row, col, buf);
                 }
             });
+        } else {
+            let mut walk = Walk::new(self, row, ri, rv);
+            for (col, o) in out.iter_mut().enumerate() {
+                *o = walk.estimate(row, col);
+            }
         }
+    }
+
+    /// The accumulating scorer of [`score_row`](Self::score_row) (exact
+    /// store only).
+    fn score_accumulate(&self, row: usize, ri: &[u32], rv: &[f32], out: &mut [f32]) {
+        let n = self.data.n_cols();
+        let k = self.config.k;
+        let report = self.config.neighbourhood == Neighbourhood::Report;
+        let mut num = vec![0.0f64; n];
+        let mut den = vec![0.0f64; n];
+        // Rated neighbourhood with more than K ratings: count first; the
+        // columns with more than K rated neighbours get their candidates
+        // collected at `start[m]..` instead of summed.
+        let sift = !report && ri.len() > k;
+        let mut start = Vec::new();
+        let mut cands: Vec<Cand> = Vec::new();
+        if sift {
+            let mut count = vec![0u32; n];
+            for &j in ri {
+                for &m in self.sims.neighbours(j as usize).0 {
+                    count[m as usize] += 1;
+                }
+            }
+            start = vec![u32::MAX; n + 1];
+            let mut total = 0u32;
+            for (m, &c) in count.iter().enumerate() {
+                if c as usize > k {
+                    start[m] = total;
+                    total += c;
+                }
+            }
+            start[n] = total;
+            cands.resize(
+                total as usize,
+                Cand {
+                    j: 0,
+                    sim: 0.0,
+                    r: 0.0,
+                },
+            );
+        }
+        let mut fill = start.clone();
+        for (&j, &r) in ri.iter().zip(rv) {
+            let (ni, ns) = self.sims.neighbours(j as usize);
+            for (&m, &s) in ni.iter().zip(ns) {
+                let m = m as usize;
+                if report {
+                    if let Some(cut) = self.cuts[m] {
+                        if by_preference((s, j), cut).is_gt() {
+                            continue;
+                        }
+                    }
+                } else if sift && fill[m] != u32::MAX {
+                    cands[fill[m] as usize] = Cand { j, sim: s, r };
+                    fill[m] += 1;
+                    continue;
+                }
+                num[m] += self.term(row, Cand { j, sim: s, r });
+                den[m] += f64::from(s.abs());
+            }
+        }
+        let mut keys: Vec<(f32, u32)> = Vec::new();
+        for (col, o) in out.iter_mut().enumerate() {
+            if sift && start[col] != u32::MAX {
+                // The K best of this column's candidates (in item order).
+                let c = &cands[start[col] as usize..fill[col] as usize];
+                keys.clear();
+                keys.extend(c.iter().map(|c| (c.sim, c.j)));
+                keys.select_nth_unstable_by(k - 1, |a, b| by_preference(*a, *b));
+                let cut = keys[k - 1];
+                let (mut sn, mut sd) = (0.0f64, 0.0f64);
+                for &c in c {
+                    if by_preference((c.sim, c.j), cut).is_le() {
+                        sn += self.term(row, c);
+                        sd += f64::from(c.sim.abs());
+                    }
+                }
+                *o = self.finish(row, col, sn, sd);
+            } else {
+                *o = self.finish(row, col, num[col], den[col]);
+            }
+        }
+    }
+
+    /// The preference order of every list, built on first call.
+    fn pref(&self) -> &PrefOrder {
+        self.pref.0.get_or_init(|| {
+            let cap = match self.config.neighbourhood {
+                Neighbourhood::Report => self.config.k,
+                Neighbourhood::Rated => PrefOrder::rated_cap(self.config.k),
+            };
+            PrefOrder::build(&self.sims, cap)
+        })
     }
 
     /// The report neighbourhood's cut of every column for K = `self.k()`.
@@ -664,6 +878,91 @@ impl KnnModel {
     }
 }
 
+/// Scores columns of one row by walking the heads of their lists in
+/// preference order (see [`KnnModel::score_row`]).
+struct Walk<'a> {
+    model: &'a KnnModel,
+    pref: &'a PrefOrder,
+    /// `r - b(row, j)` of each rated column `j` (as [`KnnModel::term`]
+    /// computes it), NaN where unrated.
+    resid: Vec<f64>,
+    /// One bit per column: rated by the row (a small, cache-resident test).
+    rated: Vec<u64>,
+    /// One bit per column: a chosen neighbour of the current target.
+    bits: Vec<u64>,
+    /// The chosen neighbours' similarities, by column.
+    sim: Vec<f32>,
+    /// Buffers of the gather fallback.
+    buf: Buf,
+}
+
+impl<'a> Walk<'a> {
+    fn new(model: &'a KnnModel, row: usize, ri: &[u32], rv: &[f32]) -> Self {
+        let n = model.data.n_cols();
+        let mut resid = vec![f64::NAN; n];
+        let mut rated = vec![0u64; n.div_ceil(64)];
+        for (&j, &r) in ri.iter().zip(rv) {
+            let j = j as usize;
+            resid[j] = f64::from(r) - f64::from(model.base(row, j));
+            rated[j / 64] |= 1 << (j % 64);
+        }
+        Self {
+            model,
+            pref: model.pref(),
+            resid,
+            rated,
+            bits: vec![0; n.div_ceil(64)],
+            sim: vec![0.0; n],
+            buf: Buf::default(),
+        }
+    }
+
+    /// The estimate for (row, col): the same neighbours as
+    /// [`KnnModel::estimate_candidates`] picks, summed in the same
+    /// (ascending item) order, so the same bits.
+    fn estimate(&mut self, row: usize, col: usize) -> f32 {
+        let m = self.model;
+        let k = m.config.k;
+        let rated_rule = m.config.neighbourhood == Neighbourhood::Rated;
+        let (hi, hs) = self.pref.head(col);
+        let (mut found, mut lo_w, mut hi_w) = (0usize, usize::MAX, 0usize);
+        let mut complete = false;
+        for (&j, &s) in hi.iter().zip(hs) {
+            let j = j as usize;
+            if self.rated[j / 64] >> (j % 64) & 1 != 0 {
+                self.bits[j / 64] |= 1 << (j % 64);
+                self.sim[j] = s;
+                lo_w = lo_w.min(j / 64);
+                hi_w = hi_w.max(j / 64);
+                found += 1;
+                if rated_rule && found == k {
+                    complete = true;
+                    break;
+                }
+            }
+        }
+        // The report rule's head is its whole neighbourhood; the rated rule
+        // is done when it found K or its head is the whole list.
+        let complete = complete || !rated_rule || hi.len() == m.sims.neighbours(col).0.len();
+        let (mut num, mut den) = (0.0f64, 0.0f64);
+        for w in lo_w..hi_w.wrapping_add(1).max(lo_w) {
+            let mut x = std::mem::take(&mut self.bits[w]);
+            while x != 0 {
+                let j = w * 64 + x.trailing_zeros() as usize;
+                x &= x - 1;
+                let s = self.sim[j];
+                num += f64::from(s) * self.resid[j];
+                den += f64::from(s.abs());
+            }
+        }
+        if complete {
+            m.finish(row, col, num, den)
+        } else {
+            m.estimate(row, col, &mut self.buf)
+        }
+    }
+}
+
 /// Number of common entries of two sorted lists.
 fn common(a: &[u32], b: &[u32]) -> u32 {
     let (mut p, mut q, mut n) = (0, 0, 0);
@@ -728,6 +1027,7 @@ impl Fit for KnnConfig {
             lookup: Lookup::build(&sims),
             sims,
             cuts: Vec::new(),
+            pref: Derived::default(),
         };
         if let Some(v) = validation {
             let grid = if self.k_grid.is_empty() {
@@ -877,6 +1177,80 @@ mod lookup_tests {
             let json = serde_json::to_string(&model).unwrap();
             assert!(!json.contains("lookup"));
             assert_eq!(serde_json::from_str::<KnnModel>(&json).unwrap(), model);
+        }
+    }
+}
+
+#[cfg(test)]
+mod walk_tests {
+    use super::*;
+    use movierec_core::{NoopObserver, Rating};
+
+    /// 60 users x 50 items, user u rating about u / 60 of the items, so
+    /// rows run from light to nearly full.
+    fn train() -> RatingMatrix {
+        let mut t = Vec::new();
+        for u in 0..60u32 {
+            for i in 0..50u32 {
+                if (u * 31 + i * 17) % 60 < u.max(3) {
+                    t.push(Rating::new(u, i, ((u * 3 + i * 7) % 10 + 1) as f32 / 2.0));
+                }
+            }
+        }
+        RatingMatrix::new(&Ratings::new(t, 60, 50, RatingScale::default())).unwrap()
+    }
+
+    /// Every way of scoring (accumulate, walk, gather) gives the bits of
+    /// one prediction at a time, for both neighbourhoods, exact and capped
+    /// stores, and Ks below and above the row lengths.
+    #[test]
+    fn walk_and_score_into_match_predictions_bitwise() {
+        let train = train();
+        for neighbourhood in [Neighbourhood::Rated, Neighbourhood::Report] {
+            for max_neighbours in [None, Some(7)] {
+                for k in [1, 3, 10, 30, 80] {
+                    let cfg = KnnConfig {
+                        k,
+                        neighbourhood,
+                        max_neighbours,
+                        keep_negative: neighbourhood == Neighbourhood::Report,
+                        ..KnnConfig::default()
+                    };
+                    let model = cfg.fit(&train, None, &mut NoopObserver).unwrap();
+                    let mut out = vec![0.0f32; 50];
+                    for u in 0..60 {
+                        let want: Vec<u32> = (0..50)
+                            .map(|i| model.estimate_one(u, i).to_bits())
+                            .collect();
+                        let (ri, rv) = model.data.row(u);
+                        let mut walk = Walk::new(&model, u, ri, rv);
+                        let walked: Vec<u32> =
+                            (0..50).map(|i| walk.estimate(u, i).to_bits()).collect();
+                        assert_eq!(walked, want, "walk: {cfg:?}, user {u}");
+                        model.score_into(UserIdx(u as u32), &mut out);
+                        let scored: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
+                        assert_eq!(scored, want, "score_into: {cfg:?}, user {u}");
+                        // The rated neighbourhood's scorers, whichever
+                        // score_row would pick: the walk on any store, the
+                        // sift on the exact (symmetric) one.
+                        if neighbourhood == Neighbourhood::Rated {
+                            model.score_walk(u, ri, rv, &mut out);
+                            let walked: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
+                            assert_eq!(walked, want, "score_walk: {cfg:?}, user {u}");
+                            if max_neighbours.is_none() && ri.len() > k {
+                                model.score_sift(u, ri, rv, &mut out);
+                                let sifted: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
+                                assert_eq!(sifted, want, "score_sift: {cfg:?}, user {u}");
+                            }
+                        }
+                    }
+                    assert!(model.pref.0.get().is_some(), "the walk built its order");
+                    let json = serde_json::to_string(&model).unwrap();
+                    let back = serde_json::from_str::<KnnModel>(&json).unwrap();
+                    assert!(back.pref.0.get().is_none(), "the order is not saved");
+                    assert_eq!(back, model);
+                }
+            }
         }
     }
 }

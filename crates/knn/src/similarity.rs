@@ -174,7 +174,10 @@ fn centre(kind: Similarity, m: &RatingMatrix, b: &BiasBaseline, u: usize, i: usi
 }
 
 /// Centred ratings in both orientations with compact `u32` indices: what
-/// the sparse kernel reads.
+/// the sparse kernel reads. Rows hold their items in ascending order;
+/// columns their users in ascending order, each with the position of that
+/// rating in its user's row (`col_pos`), so that the exact build can start a
+/// row just after the target item.
 struct Centred {
     row_ptr: Vec<usize>,
     row_cols: Vec<u32>,
@@ -182,6 +185,7 @@ struct Centred {
     col_ptr: Vec<usize>,
     col_rows: Vec<u32>,
     col_x: Vec<f32>,
+    col_pos: Vec<u32>,
 }
 
 impl Centred {
@@ -190,26 +194,35 @@ impl Centred {
         let mut row_ptr = Vec::with_capacity(m.n_users() + 1);
         let mut row_cols = Vec::with_capacity(nnz);
         let mut row_x = Vec::with_capacity(nnz);
+        let mut col_ptr = vec![0usize; m.n_items() + 1];
         row_ptr.push(0);
         for u in 0..m.n_users() {
+            // Sorted by item (a `RatingMatrix` invariant).
             let (items, values) = m.user_ratings(UserIdx(u as u32));
             for (&i, &r) in items.iter().zip(values) {
                 row_cols.push(i as u32);
                 row_x.push(r - centre(kind, m, b, u, i));
+                col_ptr[i + 1] += 1;
             }
             row_ptr.push(row_cols.len());
         }
-        let mut col_ptr = Vec::with_capacity(m.n_items() + 1);
-        let mut col_rows = Vec::with_capacity(nnz);
-        let mut col_x = Vec::with_capacity(nnz);
-        col_ptr.push(0);
         for i in 0..m.n_items() {
-            let (users, values) = m.item_ratings(ItemIdx(i as u32));
-            for (&u, &r) in users.iter().zip(values) {
-                col_rows.push(u as u32);
-                col_x.push(r - centre(kind, m, b, u, i));
+            col_ptr[i + 1] += col_ptr[i];
+        }
+        // Scatter the rows into columns: users come in ascending order.
+        let mut next = col_ptr[..m.n_items()].to_vec();
+        let mut col_rows = vec![0u32; nnz];
+        let mut col_x = vec![0f32; nnz];
+        let mut col_pos = vec![0u32; nnz];
+        for u in 0..m.n_users() {
+            for q in row_ptr[u]..row_ptr[u + 1] {
+                let i = row_cols[q] as usize;
+                let p = next[i];
+                next[i] += 1;
+                col_rows[p] = u as u32;
+                col_x[p] = row_x[q];
+                col_pos[p] = q as u32;
             }
-            col_ptr.push(col_rows.len());
         }
         Self {
             row_ptr,
@@ -218,45 +231,258 @@ impl Centred {
             col_ptr,
             col_rows,
             col_x,
+            col_pos,
         }
     }
 }
 
-/// Co-rating sums of one (target, candidate) pair.
-#[derive(Debug, Clone, Copy, Default)]
-struct Acc {
-    dot: f64,
-    sq_i: f64,
-    sq_j: f64,
-    n: u32,
-}
+/// Co-rating sums of one (target, candidate) pair: the dot product, the
+/// target's and the candidate's sums of squares, and the count (exact in
+/// f64), as one array so that an update is one vector multiply and add.
+type Acc = [f64; 4];
 
-/// Per-task scratch of the sparse kernel: one accumulator per item and a
-/// bitmap of the items touched, whose set bits come out in index order.
+/// Per-task scratch of the sparse kernel: one accumulator per item, a
+/// bitmap of the items touched, whose set bits come out in index order, and
+/// the touched sums gathered into columns, then the row being emitted.
 struct Scratch {
     acc: Vec<Acc>,
     touched: Vec<u64>,
+    dot: Vec<f64>,
+    sq_i: Vec<f64>,
+    sq_j: Vec<f64>,
+    n: Vec<f64>,
+    items: Vec<u32>,
+    sims: Vec<f32>,
 }
 
 impl Scratch {
     fn new(n_items: usize) -> Self {
         Self {
-            acc: vec![Acc::default(); n_items],
+            acc: vec![[0.0; 4]; n_items],
             touched: vec![0; n_items.div_ceil(64)],
+            dot: vec![0.0; n_items],
+            sq_i: vec![0.0; n_items],
+            sq_j: vec![0.0; n_items],
+            n: vec![0.0; n_items],
+            items: vec![0; n_items],
+            sims: vec![0.0; n_items],
         }
+    }
+
+    /// Adds every co-rating of `i` with the items after it in each rater's
+    /// row (`upper`), or with every item (`!upper`).
+    #[inline]
+    fn accumulate(&mut self, i: usize, input: &Centred, upper: bool) {
+        let Self { acc, touched, .. } = self;
+        for p in input.col_ptr[i]..input.col_ptr[i + 1] {
+            let u = input.col_rows[p] as usize;
+            let xi = f64::from(input.col_x[p]);
+            let from = if upper {
+                input.col_pos[p] as usize + 1
+            } else {
+                input.row_ptr[u]
+            };
+            let r = from..input.row_ptr[u + 1];
+            for (&j, &xj) in input.row_cols[r.clone()].iter().zip(&input.row_x[r]) {
+                // Unconditional: cheaper than a mispredicted `if a.n == 0`.
+                touched[j as usize / 64] |= 1 << (j % 64);
+                let xj = f64::from(xj);
+                let (l, r) = ([xi, xi, xj, 1.0], [xj, xi, xj, 1.0]);
+                let a = &mut acc[j as usize];
+                for k in 0..4 {
+                    a[k] += l[k] * r[k];
+                }
+            }
+        }
+    }
+
+    /// Emits the touched items from word `first_word` on, in index order,
+    /// into `items`/`sims` (kept ones only: not `i`, similarity not 0), and
+    /// clears the accumulators; returns how many were kept.
+    ///
+    /// Three passes, so that no iteration waits on the one before: gather
+    /// the sums into columns, compute every similarity (a loop the compiler
+    /// vectorises), then keep the nonzero ones without a branch.
+    #[inline]
+    fn emit(&mut self, i: usize, first_word: usize, rule: Rule) -> usize {
+        let Self {
+            acc,
+            touched,
+            dot,
+            sq_i,
+            sq_j,
+            n,
+            items,
+            sims,
+        } = self;
+        let mut len = 0;
+        for (w, word) in touched.iter_mut().enumerate().skip(first_word) {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let j = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let a = std::mem::replace(&mut acc[j], [0.0; 4]);
+                items[len] = j as u32;
+                dot[len] = a[0];
+                sq_i[len] = a[1];
+                sq_j[len] = a[2];
+                n[len] = a[3];
+                len += 1;
+            }
+        }
+        let (dot, sq_i, sq_j, n) = (&dot[..len], &sq_i[..len], &sq_j[..len], &n[..len]);
+        for (k, s) in sims[..len].iter_mut().enumerate() {
+            *s = rule.value(dot[k], sq_i[k], sq_j[k], n[k] as u32);
+        }
+        let mut kept = 0;
+        for k in 0..len {
+            let (j, s) = (items[k], sims[k]);
+            items[kept] = j;
+            sims[kept] = s;
+            kept += usize::from((s != 0.0) & (j as usize != i));
+        }
+        kept
     }
 }
 
-/// Items per parallel block: the per-item lists of one block are appended
-/// to the store before the next block starts, so the build's peak memory is
-/// the store plus one block.
+/// Items per parallel task of the sparse build: large enough that the
+/// per-task scratch (40 bytes per item) is allocated a few hundred times at
+/// most, small enough for rayon to balance the uneven rows.
+const TASK: usize = 32;
+
+/// Rows per range of the mirror at most (about): the rows a task writes
+/// into at once then stay in cache.
+const ROWS_PER_RANGE: usize = 256;
+
+/// Items per block of the capped build: the per-item lists of one block are
+/// capped and appended to the store before the next block starts, so that
+/// build's peak memory is the capped store plus one block of full rows.
 const BLOCK: usize = 1024;
 
 /// The sparse build of item-item similarities in the model's orientation.
+///
+/// Exact (no `max_neighbours`), it computes each pair once: item `i`
+/// accumulates only over the items after it in each rater's row (half of
+/// `sum_u n_u^2`), and the lower triangle is the upper one mirrored. Every
+/// sum runs over the co-raters in ascending user order in both builds, so
+/// `sim(i, j)` is bit for bit what a full row of `i` or of `j` would give.
+/// Peak memory is the store plus its upper half. With a cap, every item's
+/// full row is needed to pick its best neighbours, so that build computes
+/// full rows block by block.
 pub(crate) fn build_sparse(m: &RatingMatrix, b: &BiasBaseline, cfg: &KnnConfig) -> Similarities {
-    let n = m.n_items();
     let input = Centred::new(m, b, cfg.similarity);
     let rule = Rule::new(cfg);
+    match cfg.max_neighbours {
+        None => build_exact(m.n_items(), &input, rule),
+        Some(cap) => build_capped(m.n_items(), &input, rule, cap),
+    }
+}
+
+/// The exact build: upper rows in parallel, then the mirror, filled in
+/// parallel over ranges of rows.
+fn build_exact(n: usize, input: &Centred, rule: Rule) -> Similarities {
+    // Row ranges of the mirror, one task each; `bounds` are their starts
+    // and the end.
+    let parts = (rayon::current_num_threads() * 4)
+        .max(n.div_ceil(ROWS_PER_RANGE))
+        .clamp(1, n.max(1));
+    let bounds: Vec<usize> = (0..=parts).map(|t| t * n / parts).collect();
+    // Upper rows, each with the positions where its entries cross into the
+    // next range (`cuts[t]..cuts[t + 1]` lies in range t).
+    let upper: Vec<Upper> = (0..n)
+        .into_par_iter()
+        .with_min_len(TASK)
+        .map_init(
+            || Scratch::new(n),
+            |s, i| {
+                s.accumulate(i, input, true);
+                let len = s.emit(i, (i + 1) / 64, rule);
+                let items = &s.items[..len];
+                let cuts = bounds
+                    .iter()
+                    .map(|&b| items.partition_point(|&j| (j as usize) < b) as u32)
+                    .collect();
+                Upper {
+                    items: items.to_vec(),
+                    sims: s.sims[..len].to_vec(),
+                    cuts,
+                }
+            },
+        )
+        .collect();
+    // Row lengths: the mirrored entries (from rows before) plus the row's own.
+    let lens: Vec<Vec<usize>> = (0..parts)
+        .into_par_iter()
+        .map(|t| {
+            let (a, b) = (bounds[t], bounds[t + 1]);
+            let mut len: Vec<usize> = upper[a..b].iter().map(|r| r.items.len()).collect();
+            for row in &upper[..b] {
+                for &j in row.part(t).0 {
+                    len[j as usize - a] += 1;
+                }
+            }
+            len
+        })
+        .collect();
+    let mut ptr = Vec::with_capacity(n + 1);
+    ptr.push(0);
+    for &l in lens.iter().flatten() {
+        ptr.push(ptr.last().copied().unwrap_or(0) + l);
+    }
+    let nnz = ptr[n];
+    let mut items = vec![0u32; nnz];
+    let mut sims = vec![0f32; nnz];
+    let mut outs = Vec::with_capacity(parts);
+    let (mut rest_i, mut rest_s) = (items.as_mut_slice(), sims.as_mut_slice());
+    for t in 0..parts {
+        let size = ptr[bounds[t + 1]] - ptr[bounds[t]];
+        let (hi, ti) = rest_i.split_at_mut(size);
+        let (hs, ts) = rest_s.split_at_mut(size);
+        outs.push((t, hi, hs));
+        (rest_i, rest_s) = (ti, ts);
+    }
+    outs.into_par_iter().for_each(|(t, out_i, out_s)| {
+        let (a, b) = (bounds[t], bounds[t + 1]);
+        // Lower part first (rows before, ascending), then the row's own.
+        let mut next: Vec<usize> = (a..b).map(|j| ptr[j] - ptr[a]).collect();
+        for (i, row) in upper[..b].iter().enumerate() {
+            let (cols, vals) = row.part(t);
+            for (&j, &s) in cols.iter().zip(vals) {
+                let k = &mut next[j as usize - a];
+                out_i[*k] = i as u32;
+                out_s[*k] = s;
+                *k += 1;
+            }
+        }
+        for j in a..b {
+            let (k, end) = (next[j - a], ptr[j + 1] - ptr[a]);
+            out_i[k..end].copy_from_slice(&upper[j].items);
+            out_s[k..end].copy_from_slice(&upper[j].sims);
+        }
+    });
+    Similarities { ptr, items, sims }
+}
+
+/// One item's neighbours after it (the upper triangle of the store), with
+/// where they cross into each row range of the mirror.
+struct Upper {
+    items: Vec<u32>,
+    sims: Vec<f32>,
+    cuts: Vec<u32>,
+}
+
+impl Upper {
+    /// The entries that fall in row range `t`.
+    #[inline]
+    fn part(&self, t: usize) -> (&[u32], &[f32]) {
+        let r = self.cuts[t] as usize..self.cuts[t + 1] as usize;
+        (&self.items[r.clone()], &self.sims[r])
+    }
+}
+
+/// The capped build: full rows, block by block, each kept to its `cap`
+/// best neighbours.
+fn build_capped(n: usize, input: &Centred, rule: Rule, cap: usize) -> Similarities {
     let mut ptr = Vec::with_capacity(n + 1);
     ptr.push(0);
     let mut items = Vec::new();
@@ -265,10 +491,14 @@ pub(crate) fn build_sparse(m: &RatingMatrix, b: &BiasBaseline, cfg: &KnnConfig) 
         let end = (start + BLOCK).min(n);
         let rows: Vec<(Vec<u32>, Vec<f32>)> = (start..end)
             .into_par_iter()
-            .with_min_len(16)
+            .with_min_len(TASK)
             .map_init(
                 || Scratch::new(n),
-                |s, i| item_row(i, &input, rule, cfg.max_neighbours, s),
+                |s, i| {
+                    s.accumulate(i, input, false);
+                    let len = s.emit(i, 0, rule);
+                    capped(&s.items[..len], &s.sims[..len], cap)
+                },
             )
             .collect();
         for (ri, rs) in rows {
@@ -282,64 +512,20 @@ pub(crate) fn build_sparse(m: &RatingMatrix, b: &BiasBaseline, cfg: &KnnConfig) 
     Similarities { ptr, items, sims }
 }
 
-/// One item's row: accumulate over its raters' rows, then emit the touched
-/// items in index order.
-fn item_row(
-    i: usize,
-    input: &Centred,
-    rule: Rule,
-    cap: Option<usize>,
-    s: &mut Scratch,
-) -> (Vec<u32>, Vec<f32>) {
-    let Scratch { acc, touched } = s;
-    for p in input.col_ptr[i]..input.col_ptr[i + 1] {
-        let u = input.col_rows[p] as usize;
-        let xi = f64::from(input.col_x[p]);
-        let xi2 = xi * xi;
-        let r = input.row_ptr[u]..input.row_ptr[u + 1];
-        for (&j, &xj) in input.row_cols[r.clone()].iter().zip(&input.row_x[r]) {
-            // Unconditional: cheaper than a mispredicted `if a.n == 0`.
-            touched[j as usize / 64] |= 1 << (j % 64);
-            let a = &mut acc[j as usize];
-            let xj = f64::from(xj);
-            a.dot += xi * xj;
-            a.sq_i += xi2;
-            a.sq_j += xj * xj;
-            a.n += 1;
-        }
+/// A row kept to its `cap` best neighbours by [`by_preference`], in index
+/// order.
+fn capped(items: &[u32], sims: &[f32], cap: usize) -> (Vec<u32>, Vec<f32>) {
+    if items.len() <= cap {
+        return (items.to_vec(), sims.to_vec());
     }
-    // Emit the touched items in index order into buffers sized for all of
-    // them, advancing only over kept ones (no unpredictable branch).
-    let touched_count: u32 = touched.iter().map(|w| w.count_ones()).sum();
-    let mut items = vec![0u32; touched_count as usize];
-    let mut sims = vec![0f32; touched_count as usize];
-    let mut len = 0;
-    for (w, word) in touched.iter_mut().enumerate() {
-        let mut bits = std::mem::take(word);
-        while bits != 0 {
-            let j = w * 64 + bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let a = std::mem::take(&mut acc[j]);
-            let sim = rule.value(a.dot, a.sq_i, a.sq_j, a.n);
-            items[len] = j as u32;
-            sims[len] = sim;
-            len += usize::from((sim != 0.0) & (j != i));
-        }
-    }
-    items.truncate(len);
-    sims.truncate(len);
-    if let Some(cap) = cap {
-        if items.len() > cap {
-            let mut pairs: Vec<(f32, u32)> =
-                sims.iter().copied().zip(items.iter().copied()).collect();
-            pairs.select_nth_unstable_by(cap - 1, |a, b| by_preference(*a, *b));
-            pairs.truncate(cap);
-            pairs.sort_unstable_by_key(|p| p.1);
-            items = pairs.iter().map(|p| p.1).collect();
-            sims = pairs.iter().map(|p| p.0).collect();
-        }
-    }
-    (items, sims)
+    let mut pairs: Vec<(f32, u32)> = sims.iter().copied().zip(items.iter().copied()).collect();
+    pairs.select_nth_unstable_by(cap - 1, |a, b| by_preference(*a, *b));
+    pairs.truncate(cap);
+    pairs.sort_unstable_by_key(|p| p.1);
+    (
+        pairs.iter().map(|p| p.1).collect(),
+        pairs.iter().map(|p| p.0).collect(),
+    )
 }
 
 /// Item-item similarities computed densely: `X^T X` and the co-rating norms

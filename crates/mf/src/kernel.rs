@@ -51,6 +51,8 @@ pub(crate) fn padded(k: usize) -> usize {
 /// `p` holds the block's user rows and `q` its item rows (row-major, `k`
 /// wide); `bu`, `bi` the matching biases (empty when `biases` is false).
 /// `order` lists chunk indices: chunk `c` is `entries[c * CHUNK..][..CHUNK]`.
+/// `preds[x]` receives the prediction that entry `x`'s update started from
+/// (before the update), for the epoch's training metrics.
 pub(crate) struct BlockPass<'a> {
     pub k: usize,
     pub p: &'a mut [f32],
@@ -58,6 +60,7 @@ pub(crate) struct BlockPass<'a> {
     pub bu: &'a mut [f32],
     pub bi: &'a mut [f32],
     pub entries: &'a [Entry],
+    pub preds: &'a mut [f32],
     pub order: &'a [u32],
     pub step: Step,
     pub biases: bool,
@@ -95,6 +98,7 @@ fn pass<S: Simd, const BIASES: bool>(simd: S, pass: BlockPass<'_>) {
         bu,
         bi,
         entries,
+        preds,
         order,
         step,
         ..
@@ -103,13 +107,15 @@ fn pass<S: Simd, const BIASES: bool>(simd: S, pass: BlockPass<'_>) {
     let decay_v = simd.splat_f32s(decay);
     for &c in order {
         let lo = c as usize * CHUNK;
-        for e in &entries[lo..(lo + CHUNK).min(entries.len())] {
-            update::<S, BIASES>(simd, k, p, q, bu, bi, e, step, decay, decay_v);
+        let hi = (lo + CHUNK).min(entries.len());
+        for (e, out) in entries[lo..hi].iter().zip(&mut preds[lo..hi]) {
+            *out = update::<S, BIASES>(simd, k, p, q, bu, bi, e, step, decay, decay_v);
         }
     }
 }
 
-/// One rating's update (see [`pass`]).
+/// One rating's update (see [`pass`]); returns the prediction it started
+/// from.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn update<S: Simd, const BIASES: bool>(
@@ -123,7 +129,7 @@ fn update<S: Simd, const BIASES: bool>(
     step: Step,
     decay: f32,
     decay_v: S::f32s,
-) {
+) -> f32 {
     let (u, i) = (e.u as usize, e.i as usize);
     let pu = &mut p[u * k..u * k + k];
     let qi = &mut q[i * k..i * k + k];
@@ -150,6 +156,7 @@ fn update<S: Simd, const BIASES: bool>(
         *ps = g * q0 + decay * p0;
         *qs = g * p0 + decay * q0;
     }
+    pred
 }
 
 /// `a . b` with two vector accumulators (f32; `a.len() == b.len()`).
@@ -270,6 +277,32 @@ pub(crate) fn score_rows(p: &[f32], q: &[f32], base: f32, bias: &[f32], out: &mu
     });
 }
 
+/// `sum_r w[r] |m_r|^2` over the rows of `m` (row-major, `k` wide): each
+/// row's squared norm in f32 SIMD, the weighted sum in f64, dispatched once.
+pub(crate) fn weighted_sq_norms(m: &[f32], k: usize, w: &[f64]) -> f64 {
+    struct Norms<'a> {
+        m: &'a [f32],
+        k: usize,
+        w: &'a [f64],
+    }
+    impl WithSimd for Norms<'_> {
+        type Output = f64;
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) -> f64 {
+            let k = self.k;
+            self.w
+                .iter()
+                .enumerate()
+                .map(|(r, &n)| {
+                    let row = &self.m[r * k..(r + 1) * k];
+                    n * f64::from(dot_simd(simd, row, row))
+                })
+                .sum()
+        }
+    }
+    Arch::new().dispatch(Norms { m, k, w })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +359,7 @@ mod tests {
             bu: &mut bu,
             bi: &mut bi,
             entries: &entries,
+            preds: &mut [0.0; 3],
             order: &[0],
             step,
             biases: true,

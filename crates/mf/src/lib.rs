@@ -34,6 +34,7 @@
 
 mod dense;
 mod error;
+mod fold_in;
 mod kernel;
 mod model;
 mod sgd;
@@ -41,6 +42,7 @@ mod train;
 
 pub use dense::{DenseGdConfig, DenseTrainer, DENSE_CELL_LIMIT};
 pub use error::{ConfigError, Error, Result};
+pub use fold_in::FoldedUser;
 pub use model::{Biases, MfModel};
 pub use sgd::{SgdConfig, SgdTrainer};
 

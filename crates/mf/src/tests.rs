@@ -181,6 +181,7 @@ proptest! {
                 BlockPass {
                     k, p: &mut p, q: &mut q, bu: &mut [], bi: &mut [],
                     entries: &[Entry { u: u as u32, i: i as u32, r }],
+                    preds: &mut [0.0],
                     order: &[0],
                     step: Step { lr_factors: alpha, reg_factors: 0.0, lr_biases: 0.0, reg_biases: 0.0, mu: 0.0 },
                     biases: false,

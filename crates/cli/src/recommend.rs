@@ -1,0 +1,347 @@
+//! `movierec recommend`: the top-N movies for a user of a saved model, or
+//! for a new user from their own ratings (fold-in, no retraining).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context};
+use clap::Args;
+use movierec_core::ItemIdx;
+use movierec_data::{load, LoadOptions};
+use serde::Serialize;
+
+use crate::store::{CatalogMovie, Payload, Saved};
+
+/// Arguments of `movierec recommend`.
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// A model saved by `movierec train`.
+    #[arg(long, value_name = "FILE.mrec")]
+    model: PathBuf,
+    /// The user (raw MovieLens id) to recommend for.
+    #[arg(long, required_unless_present = "ratings", conflicts_with = "ratings")]
+    user: Option<u64>,
+    /// A new user's ratings (CSV with header `movie,rating`; movie is an id
+    /// or a title), folded into the model without retraining.
+    #[arg(long, value_name = "FILE.csv")]
+    ratings: Option<PathBuf>,
+    /// How many movies.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Titles and genres from this dataset folder instead of the catalogue
+    /// saved with the model.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Leave out movies of this genre (repeatable; case-insensitive).
+    #[arg(long, value_name = "GENRE")]
+    exclude_genre: Vec<String>,
+    /// Only movies with at least N training ratings (at least 1 always).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    min_ratings: u32,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One recommended (or similar) movie, as `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Raw movie id.
+    pub movie_id: u64,
+    /// Title with year ("" when the catalogue lacks the movie).
+    pub title: String,
+    /// Release year.
+    pub year: Option<i32>,
+    /// Genres.
+    pub genres: Vec<String>,
+    /// Predicted rating, clamped to the scale.
+    pub score: f32,
+}
+
+/// Runs `movierec recommend`.
+pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
+    let mut saved = Saved::load(&args.model)?;
+    if let Some(dir) = &args.data {
+        saved.catalog = catalog_of(dir)?;
+    }
+    let n = saved.items.len();
+    let mut scores = vec![f32::NAN; n];
+    let mut seen = vec![false; n];
+    match (&args.user, &args.ratings) {
+        (Some(raw), _) => {
+            let u = saved.user(*raw)?;
+            saved.model.recommender().score_into(u, &mut scores);
+            for &i in saved.train.row(u).0 {
+                seen[i as usize] = true;
+            }
+        }
+        (None, Some(path)) => {
+            let rated = read_ratings(path, &saved)?;
+            fold_in(&saved, &rated, &mut scores).with_context(|| format!("{}", path.display()))?;
+            for &(i, _) in &rated {
+                seen[i.get()] = true;
+            }
+        }
+        (None, None) => bail!("give --user ID or --ratings FILE"),
+    }
+    let counts = saved.train.item_counts(n);
+    let min = args.min_ratings.max(1);
+    let exclude: Vec<String> = args
+        .exclude_genre
+        .iter()
+        .map(|g| g.to_lowercase())
+        .collect();
+    let catalog = catalog_index(&saved.catalog);
+    let scale = saved.meta.scale;
+    let mut cands: Vec<(f32, u64, usize)> = (0..n)
+        .filter(|&i| !seen[i] && counts[i] >= min && scores[i].is_finite())
+        .map(|i| (scale.clamp(scores[i]), saved.items.raw(i as u32), i))
+        .filter(|&(_, id, _)| {
+            exclude.is_empty()
+                || catalog
+                    .get(&id)
+                    .is_none_or(|m| !m.genres.iter().any(|g| exclude.contains(&g.to_lowercase())))
+        })
+        .collect();
+    // Best first, ties by movie id; a partial sort, then the head sorted.
+    let order =
+        |a: &(f32, u64, usize), b: &(f32, u64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if args.top < cands.len() {
+        if args.top == 0 {
+            cands.clear();
+        } else {
+            cands.select_nth_unstable_by(args.top - 1, order);
+            cands.truncate(args.top);
+        }
+    }
+    cands.sort_unstable_by(order);
+    let rows: Vec<Row> = cands
+        .iter()
+        .map(|&(score, id, _)| row(&catalog, id, score))
+        .collect();
+    ensure!(
+        !rows.is_empty() || args.top == 0,
+        "no movie left to recommend (all rated, filtered out, or without a score)"
+    );
+    print_rows(&rows, "score", args.json)
+}
+
+/// The scores of a new user from their ratings, without retraining.
+fn fold_in(saved: &Saved, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> anyhow::Result<()> {
+    let config: serde_json::Value = serde_json::from_str(&saved.meta.config).unwrap_or_default();
+    let num = |key: &str, default: f64| {
+        config.get(key).and_then(|v| v.as_f64()).unwrap_or(default) as f32
+    };
+    match &saved.model {
+        Payload::Bias(b) => {
+            // The user bias as one sweep of the bias fit computes it.
+            let dev: f64 = rated
+                .iter()
+                .map(|&(i, r)| f64::from(r - b.mu - b.item_bias[i.get()]))
+                .sum();
+            let bu = (dev / (f64::from(num("reg_user", 15.0)) + rated.len() as f64)) as f32;
+            for (o, bi) in out.iter_mut().zip(&b.item_bias) {
+                *o = b.mu + bu + bi;
+            }
+        }
+        Payload::Mf(m) => {
+            // Sparse SGD regularises per rating; the dense descent once.
+            let n = rated.len() as f32;
+            let (rf, rb) = if config.get("reg_factors").is_some() {
+                (num("reg_factors", 0.1) * n, num("reg_biases", 0.05) * n)
+            } else {
+                let beta = num("beta", 0.02);
+                (beta, beta)
+            };
+            let user = m.fold_in(rated, rf, rb);
+            m.score_folded(&user, out);
+        }
+        Payload::Knn(m) => {
+            ensure!(
+                m.can_fold_in(),
+                "a user-based KNN model cannot fold in a new user (it would need their similarity to every training user): train an item-based one"
+            );
+            m.score_new_user(rated, out);
+        }
+        Payload::Autoencoder(m) => {
+            ensure!(
+                m.can_fold_in(),
+                "the item-based autoencoder cannot fold in a new user (a new user is a new input dimension of its network): train with --user-based"
+            );
+            m.score_new_user(rated, out);
+        }
+    }
+    Ok(())
+}
+
+/// Reads a new user's `movie,rating` file into dense (item, rating) pairs.
+/// The rating is the last field, so a title with commas may go unquoted.
+fn read_ratings(path: &Path, saved: &Saved) -> anyhow::Result<Vec<(ItemIdx, f32)>> {
+    let show = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{show}: cannot read"))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header = rdr
+        .headers()
+        .with_context(|| format!("{show}:1: bad header"))?
+        .clone();
+    ensure!(
+        header.len() == 2
+            && header[0].trim().eq_ignore_ascii_case("movie")
+            && header[1].trim().eq_ignore_ascii_case("rating"),
+        "{show}:1: the header must be `movie,rating`, got `{}`",
+        header.iter().collect::<Vec<_>>().join(",")
+    );
+    let scale = saved.meta.scale;
+    let mut out: Vec<(ItemIdx, f32)> = Vec::new();
+    let mut lines: HashMap<u64, u64> = HashMap::new();
+    let mut unknown = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.with_context(|| format!("{show}: bad CSV"))?;
+        let line = rec.position().map_or(0, |p| p.line());
+        ensure!(
+            rec.len() >= 2,
+            "{show}:{line}: expected 2 fields (movie,rating), got {}",
+            rec.len()
+        );
+        // The rating is the last field; an unquoted title may hold commas.
+        let last = rec.len() - 1;
+        let movie = rec.iter().take(last).collect::<Vec<_>>().join(",");
+        let id = resolve_movie(&movie, saved).with_context(|| format!("{show}:{line}"))?;
+        let rating = rec[last].trim();
+        let r: f32 = rating
+            .parse()
+            .ok()
+            .filter(|r| scale.contains(*r))
+            .with_context(|| {
+                format!(
+                    "{show}:{line}: rating {rating:?} is not a number in {}..{}",
+                    scale.min, scale.max
+                )
+            })?;
+        if let Some(first) = lines.insert(id, line) {
+            bail!("{show}:{line}: movie {id} is rated twice (first on line {first})");
+        }
+        match saved.items.get(id) {
+            Some(i) => out.push((ItemIdx(i), r)),
+            None => unknown.push(id),
+        }
+    }
+    if !unknown.is_empty() {
+        eprintln!(
+            "note: {show}: {} movie(s) without training ratings add nothing: {:?}",
+            unknown.len(),
+            unknown
+        );
+    }
+    ensure!(
+        !out.is_empty(),
+        "{show}: no rated movie the model knows (it knows the {} movies with training ratings)",
+        saved.items.len()
+    );
+    Ok(out)
+}
+
+/// A movie named by id or title: an id, else the exact title (with its
+/// year), else the one title containing the text (case-insensitive).
+pub fn resolve_movie(text: &str, saved: &Saved) -> anyhow::Result<u64> {
+    let text = text.trim();
+    ensure!(!text.is_empty(), "empty movie name");
+    if let Ok(id) = text.parse::<u64>() {
+        if saved.movie(id).is_some() || saved.items.get(id).is_some() {
+            return Ok(id);
+        }
+    }
+    if let Some(m) = saved.catalog.iter().find(|m| m.title == text) {
+        return Ok(m.id);
+    }
+    let lower = text.to_lowercase();
+    let exact: Vec<&CatalogMovie> = saved
+        .catalog
+        .iter()
+        .filter(|m| m.title.to_lowercase() == lower)
+        .collect();
+    if let [m] = exact.as_slice() {
+        return Ok(m.id);
+    }
+    let found: Vec<&CatalogMovie> = saved
+        .catalog
+        .iter()
+        .filter(|m| m.title.to_lowercase().contains(&lower))
+        .collect();
+    match found.as_slice() {
+        [m] => Ok(m.id),
+        [] if text.parse::<u64>().is_ok() => bail!("no movie has id {text}"),
+        [] => bail!("no movie title contains {text:?} (try `movierec movies --search`)"),
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .take(10)
+                .map(|m| format!("{} ({})", m.title, m.id))
+                .collect();
+            let more = if many.len() > 10 {
+                format!(" and {} more", many.len() - 10)
+            } else {
+                String::new()
+            };
+            bail!(
+                "{text:?} matches {} movies: {}{more}; give the exact title with its year, or the id",
+                many.len(),
+                list.join("; ")
+            )
+        }
+    }
+}
+
+/// The catalogue of a dataset folder.
+pub fn catalog_of(dir: &Path) -> anyhow::Result<Vec<CatalogMovie>> {
+    let ds = load(dir, &LoadOptions::default())?;
+    Ok(CatalogMovie::all_of(&ds.catalog))
+}
+
+/// The catalogue by movie id.
+pub fn catalog_index(catalog: &[CatalogMovie]) -> HashMap<u64, &CatalogMovie> {
+    catalog.iter().map(|m| (m.id, m)).collect()
+}
+
+/// A row for movie `id`.
+pub fn row(catalog: &HashMap<u64, &CatalogMovie>, id: u64, score: f32) -> Row {
+    let m = catalog.get(&id);
+    Row {
+        movie_id: id,
+        title: m.map_or_else(String::new, |m| m.title.clone()),
+        year: m.and_then(|m| m.year),
+        genres: m.map_or_else(Vec::new, |m| m.genres.clone()),
+        score,
+    }
+}
+
+/// The title, year and genres cells of a markdown movie row (`|` in a
+/// title escaped, no year empty).
+pub fn movie_cells(title: &str, year: Option<i32>, genres: &[String]) -> String {
+    format!(
+        "{} | {} | {}",
+        title.replace('|', "\\|"),
+        year.map_or_else(String::new, |y| y.to_string()),
+        genres.join(", ")
+    )
+}
+
+/// Prints rows as a markdown table (the score column named `what`), or JSON.
+pub fn print_rows(rows: &[Row], what: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        return crate::emit_json(&rows);
+    }
+    let mut t = format!("| # | movie_id | title | year | genres | {what} |\n| ---: | ---: | --- | ---: | --- | ---: |\n");
+    for (k, r) in rows.iter().enumerate() {
+        t.push_str(&format!(
+            "| {} | {} | {} | {:.3} |\n",
+            k + 1,
+            r.movie_id,
+            movie_cells(&r.title, r.year, &r.genres),
+            r.score
+        ));
+    }
+    Ok(crate::emit(&t)?)
+}

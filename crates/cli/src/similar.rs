@@ -1,0 +1,167 @@
+//! `movierec similar`: the movies nearest to one movie in a saved model:
+//! KNN's own similarities, or the cosine of MF item factors or autoencoder
+//! item codes; each with its co-rating support (users who rated both).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use movierec_core::ItemIdx;
+use serde::Serialize;
+
+use crate::recommend::{catalog_index, movie_cells, resolve_movie};
+use crate::store::{Payload, Saved};
+
+/// Arguments of `movierec similar`.
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// A model saved by `movierec train` (knn, mf-sgd, mf-dense or autoencoder).
+    #[arg(long, value_name = "FILE.mrec")]
+    model: PathBuf,
+    /// The movie: an id, an exact title with its year, or a unique part of a title.
+    #[arg(long)]
+    movie: String,
+    /// How many movies.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One similar movie, as `--json` prints it.
+#[derive(Debug, Serialize)]
+struct SimilarRow {
+    movie_id: u64,
+    title: String,
+    year: Option<i32>,
+    genres: Vec<String>,
+    similarity: f32,
+    support: u32,
+}
+
+/// Runs `movierec similar`.
+pub fn run(args: SimilarArgs, _quiet: bool) -> anyhow::Result<()> {
+    let saved = Saved::load(&args.model)?;
+    let id = resolve_movie(&args.movie, &saved).context("--movie")?;
+    let Some(item) = saved.items.get(id).map(ItemIdx) else {
+        bail!("movie {id} has no training rating in the model: nothing to compare it with");
+    };
+    let found: Vec<(ItemIdx, f32)> = match &saved.model {
+        Payload::Knn(m) => {
+            if !m.can_fold_in() {
+                bail!("a user-based KNN model holds user-user similarities, not movie ones: train an item-based one");
+            }
+            m.similar(item, args.top)
+                .into_iter()
+                .map(|n| (n.item, n.similarity))
+                .collect()
+        }
+        Payload::Mf(m) => {
+            let k = m.factors();
+            nearest(item, args.top, m.item_factors().chunks_exact(k).map(Some))
+        }
+        Payload::Autoencoder(m) => {
+            let codes = (0..saved.items.len()).map(|i| m.item_code(ItemIdx(i as u32)));
+            nearest(item, args.top, codes)
+        }
+        Payload::Bias(_) => {
+            bail!("a bias model has no movie vectors to compare: use a knn, mf-sgd or autoencoder model")
+        }
+    };
+    let support = co_raters(&saved, item);
+    let catalog = catalog_index(&saved.catalog);
+    let rows: Vec<SimilarRow> = found
+        .iter()
+        .map(|&(i, s)| {
+            let id = saved.items.raw(i.0);
+            let m = catalog.get(&id);
+            SimilarRow {
+                movie_id: id,
+                title: m.map_or_else(String::new, |m| m.title.clone()),
+                year: m.and_then(|m| m.year),
+                genres: m.map_or_else(Vec::new, |m| m.genres.clone()),
+                similarity: s,
+                support: support[i.get()],
+            }
+        })
+        .collect();
+    if args.json {
+        return crate::emit_json(&rows);
+    }
+    let title = catalog.get(&id).map_or(String::new(), |m| m.title.clone());
+    let mut t = format!(
+        "Movies most similar to {title} ({id}), {} model:\n\n| # | movie_id | title | year | genres | similarity | support |\n| ---: | ---: | --- | ---: | --- | ---: | ---: |\n",
+        saved.meta.name
+    );
+    for (k, r) in rows.iter().enumerate() {
+        t.push_str(&format!(
+            "| {} | {} | {} | {:.4} | {} |\n",
+            k + 1,
+            r.movie_id,
+            movie_cells(&r.title, r.year, &r.genres),
+            r.similarity,
+            r.support
+        ));
+    }
+    Ok(crate::emit(&t)?)
+}
+
+/// The `n` vectors with the largest cosine to `target`'s, best first, ties
+/// by index; `None` vectors (no training ratings) and zero vectors skipped.
+fn nearest<'a>(
+    target: ItemIdx,
+    n: usize,
+    vectors: impl Iterator<Item = Option<&'a [f32]>>,
+) -> Vec<(ItemIdx, f32)> {
+    let vectors: Vec<Option<&[f32]>> = vectors.collect();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let Some(t) = vectors.get(target.get()).copied().flatten() else {
+        return Vec::new();
+    };
+    let nt = norm(t);
+    if nt == 0.0 {
+        return Vec::new();
+    }
+    let mut sims: Vec<(ItemIdx, f32)> = vectors
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != target.get())
+        .filter_map(|(i, v)| {
+            let v = (*v)?;
+            let nv = norm(v);
+            (nv > 0.0).then(|| {
+                let dot: f64 = v
+                    .iter()
+                    .zip(t)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum();
+                (ItemIdx(i as u32), (dot / (nv * nt)) as f32)
+            })
+        })
+        .collect();
+    let order = |a: &(ItemIdx, f32), b: &(ItemIdx, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if n < sims.len() {
+        if n == 0 {
+            return Vec::new();
+        }
+        sims.select_nth_unstable_by(n - 1, order);
+        sims.truncate(n);
+    }
+    sims.sort_unstable_by(order);
+    sims
+}
+
+/// For every item, the number of users who rated both it and `item`.
+fn co_raters(saved: &Saved, item: ItemIdx) -> Vec<u32> {
+    let mut counts = vec![0u32; saved.items.len()];
+    for u in 0..saved.users.len() {
+        let (items, _) = saved.train.row(movierec_core::UserIdx(u as u32));
+        if items.binary_search(&item.0).is_ok() {
+            for &i in items {
+                counts[i as usize] += 1;
+            }
+        }
+    }
+    counts
+}
