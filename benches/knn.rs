@@ -12,7 +12,7 @@ use movierec_core::{Fit, NoopObserver, RatingMatrix, Ratings, Recommender, UserI
 use movierec_knn::{dense_similarities, sparse_similarities, KnnConfig};
 use rayon::prelude::*;
 
-use crate::shape::{synthetic, RATINGS, USERS};
+use crate::shape::{real_matrix, synthetic, RATINGS, USERS};
 
 const ITEMS: usize = 9_724;
 
@@ -56,21 +56,15 @@ fn similarity(c: &mut Criterion) {
     );
     // The real ml-latest-small, when `MOVIELENS_DIR` names it: its heavy
     // users make the build costlier than the synthetic shape.
-    match std::env::var_os("MOVIELENS_DIR") {
-        Some(d) => {
-            let data = movierec_data::load(std::path::Path::new(&d), &Default::default())
-                .expect("MOVIELENS_DIR loads");
-            let real = RatingMatrix::new(&data.ratings).expect("valid ratings");
-            let shape = format!("{}x{}", real.n_users(), real.n_items());
-            for (name, cfg) in &configs {
-                group.bench_with_input(
-                    BenchmarkId::new(format!("sparse-{name}-ml-latest-small"), &shape),
-                    &real,
-                    |b, t| b.iter(|| black_box(sparse_similarities(t, cfg).expect("valid config"))),
-                );
-            }
+    if let Some(real) = real_matrix("knn/similarity") {
+        let shape = format!("{}x{}", real.n_users(), real.n_items());
+        for (name, cfg) in &configs {
+            group.bench_with_input(
+                BenchmarkId::new(format!("sparse-{name}-ml-latest-small"), &shape),
+                &real,
+                |b, t| b.iter(|| black_box(sparse_similarities(t, cfg).expect("valid config"))),
+            );
         }
-        None => eprintln!("MOVIELENS_DIR is not set: skipping knn/similarity on ml-latest-small"),
     }
     group.finish();
 }

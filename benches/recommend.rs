@@ -20,7 +20,7 @@ use movierec_core::{
 use movierec_knn::KnnConfig;
 use movierec_mf::SgdConfig;
 
-use crate::shape::{synthetic, RATINGS, USERS};
+use crate::shape::{real_matrix, synthetic, RATINGS, USERS};
 
 const ITEMS: usize = 9_724;
 /// List length.
@@ -100,14 +100,8 @@ fn top_n(c: &mut Criterion) {
     let train =
         RatingMatrix::new(&synthetic(USERS, ITEMS, RATINGS)).expect("synthetic ratings are valid");
     bench_on(c, "synthetic", &train);
-    match std::env::var_os("MOVIELENS_DIR") {
-        Some(d) => {
-            let data = movierec_data::load(std::path::Path::new(&d), &Default::default())
-                .expect("MOVIELENS_DIR loads");
-            let real = RatingMatrix::new(&data.ratings).expect("valid ratings");
-            bench_on(c, "ml-latest-small", &real);
-        }
-        None => eprintln!("MOVIELENS_DIR is not set: skipping recommend/top_n on ml-latest-small"),
+    if let Some(real) = real_matrix("recommend/top_n") {
+        bench_on(c, "ml-latest-small", &real);
     }
 }
 

@@ -2,7 +2,7 @@
 //! ml-latest-small (610 users, 100,836 ratings, Zipf-like item popularity
 //! and user activity) over any number of items, from a fixed seed.
 
-use movierec_core::{Rating, RatingScale, Ratings};
+use movierec_core::{Rating, RatingMatrix, RatingScale, Ratings};
 
 /// Users in ml-latest-small.
 pub const USERS: usize = 610;
@@ -10,6 +10,18 @@ pub const USERS: usize = 610;
 pub const RATINGS: usize = 100_836;
 /// The seed of every synthetic input.
 pub const SEED: u64 = 42;
+
+/// The real ratings of `MOVIELENS_DIR` as a matrix, or `None` (with a note
+/// naming the skipped `what`) when it is not set.
+pub fn real_matrix(what: &str) -> Option<RatingMatrix> {
+    let Some(dir) = std::env::var_os("MOVIELENS_DIR") else {
+        eprintln!("MOVIELENS_DIR is not set: skipping {what} on ml-latest-small");
+        return None;
+    };
+    let data = movierec_data::load(std::path::Path::new(&dir), &Default::default())
+        .expect("MOVIELENS_DIR loads");
+    Some(RatingMatrix::new(&data.ratings).expect("valid ratings"))
+}
 
 /// SplitMix64: a tiny deterministic generator, enough for bench inputs.
 struct SplitMix(u64);
