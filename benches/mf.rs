@@ -3,13 +3,16 @@
 //! second), how both grow with density and size (`mf/sweep`), and SGD rating
 //! updates per second on 1 and 2 threads (`mf/sgd_threads`), on a synthetic
 //! matrix shaped like ml-latest-small (610 users, 9,724 items, 100,836
-//! ratings, Zipf-like item popularity and user activity).
+//! ratings, Zipf-like item popularity and user activity); and the default
+//! SGD model's whole fit on real ml-latest-small (`mf/fit`, with
+//! `MOVIELENS_DIR`).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use movierec_core::RatingMatrix;
+use movierec_core::{Fit, NoopObserver, RatingMatrix};
+use movierec_data::{make_splits, SplitConfig};
 use movierec_mf::{DenseGdConfig, DenseTrainer, SgdConfig, SgdTrainer};
 
 use crate::shape::{self, RATINGS, USERS};
@@ -135,4 +138,47 @@ fn sweep(c: &mut Criterion) {
     group.finish();
 }
 
-criterion::criterion_group!(benches, dense_vs_sparse, threads, sweep);
+/// The default `mf-sgd` fit as `movierec evaluate` runs it on the first
+/// 90/10 split of real ml-latest-small: `select` fits the training part with
+/// early stopping on the validation part (which chooses the epoch count);
+/// `final` is the refit of the chosen settings on training + validation, the
+/// model that gets scored and saved: the figure to set beside Surprise's or
+/// LIBMF's fit time, which are fits with a fixed epoch count.
+fn fit(c: &mut Criterion) {
+    let Some(ratings) = shape::real_ratings("mf/fit") else {
+        return;
+    };
+    let split = make_splits(&ratings, None, &SplitConfig::default())
+        .expect("default split")
+        .swap_remove(0);
+    let train = ratings.select(&split.train);
+    let validation = ratings.select(&split.validation);
+    let full = RatingMatrix::new(&train.concat(&validation)).expect("valid ratings");
+    let train = RatingMatrix::new(&train).expect("valid ratings");
+    let mut group = c.benchmark_group("mf/fit");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    group.sampling_mode(SamplingMode::Flat);
+    for threads in [1, 2] {
+        let config = SgdConfig {
+            threads,
+            ..SgdConfig::default()
+        };
+        let model = config
+            .fit(&train, Some(&validation), &mut NoopObserver)
+            .expect("fit");
+        let refit = config.refit_config(&model);
+        let what = format!("ml-latest-small/threads={threads}");
+        group.bench_function(BenchmarkId::new("default-select", &what), |b| {
+            b.iter(|| black_box(config.fit(&train, Some(&validation), &mut NoopObserver)))
+        });
+        let id = format!("{what}/epochs={}", refit.epochs);
+        group.bench_function(BenchmarkId::new("default-final", id), |b| {
+            b.iter(|| black_box(refit.fit(&full, None, &mut NoopObserver)))
+        });
+    }
+    group.finish();
+}
+
+criterion::criterion_group!(benches, dense_vs_sparse, threads, sweep, fit);

@@ -11,16 +11,21 @@ pub const RATINGS: usize = 100_836;
 /// The seed of every synthetic input.
 pub const SEED: u64 = 42;
 
-/// The real ratings of `MOVIELENS_DIR` as a matrix, or `None` (with a note
-/// naming the skipped `what`) when it is not set.
-pub fn real_matrix(what: &str) -> Option<RatingMatrix> {
+/// The real ratings of `MOVIELENS_DIR`, or `None` (with a note naming the
+/// skipped `what`) when it is not set.
+pub fn real_ratings(what: &str) -> Option<Ratings> {
     let Some(dir) = std::env::var_os("MOVIELENS_DIR") else {
         eprintln!("MOVIELENS_DIR is not set: skipping {what} on ml-latest-small");
         return None;
     };
     let data = movierec_data::load(std::path::Path::new(&dir), &Default::default())
         .expect("MOVIELENS_DIR loads");
-    Some(RatingMatrix::new(&data.ratings).expect("valid ratings"))
+    Some(data.ratings)
+}
+
+/// [`real_ratings`] as a matrix.
+pub fn real_matrix(what: &str) -> Option<RatingMatrix> {
+    real_ratings(what).map(|r| RatingMatrix::new(&r).expect("valid ratings"))
 }
 
 /// SplitMix64: a tiny deterministic generator, enough for bench inputs.

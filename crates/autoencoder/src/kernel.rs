@@ -2,11 +2,14 @@
 //! a whole pass runs inside one `Arch::dispatch` (AVX-512, AVX2 + FMA or
 //! scalar, detected once) and nothing is dispatched per rating.
 //!
-//! Elementwise loops (sigmoid, Adam) are plain Rust marked
-//! `#[inline(always)]`: inlined into the dispatched function they are
-//! auto-vectorised with its instruction set. Reductions (dot products) use
-//! explicit SIMD accumulators, whose lane count fixes the summation order:
-//! results are bit-identical run to run on one machine.
+//! Elementwise loops (sigmoid) are plain Rust marked `#[inline(always)]`:
+//! inlined into the dispatched function they are auto-vectorised with its
+//! instruction set. Reductions (dot products) use explicit SIMD
+//! accumulators, whose lane count fixes the summation order: results are
+//! bit-identical run to run on one machine. Row tails shorter than a
+//! vector are read with a plain load and a blend ([`Tail`]) wherever a full
+//! vector lies in bounds: pulp's masked loads are out-of-line calls, and
+//! the sparse passes make one per rating.
 
 use pulp::Simd;
 
@@ -16,6 +19,20 @@ pub(crate) fn dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let (ah, at) = S::as_simd_f32s(a);
     let (bh, bt) = S::as_simd_f32s(b);
+    let (acc0, mut acc1) = dot_vectors(simd, ah, bh);
+    if !at.is_empty() {
+        // One masked vector for the tail (zero lanes add nothing).
+        let (x, y) = (simd.partial_load_f32s(at), simd.partial_load_f32s(bt));
+        acc1 = simd.mul_add_f32s(x, y, acc1);
+    }
+    simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1))
+}
+
+/// The two accumulators of `a . b` over whole vectors, alternating: the
+/// common body of [`dot`] and [`dot_rows`], which add their tails to the
+/// second.
+#[inline(always)]
+fn dot_vectors<S: Simd>(simd: S, ah: &[S::f32s], bh: &[S::f32s]) -> (S::f32s, S::f32s) {
     let mut acc0 = simd.splat_f32s(0.0);
     let mut acc1 = simd.splat_f32s(0.0);
     let mut a2 = ah.chunks_exact(2);
@@ -27,15 +44,11 @@ pub(crate) fn dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in a2.remainder().iter().zip(b2.remainder()) {
         acc0 = simd.mul_add_f32s(*x, *y, acc0);
     }
-    if !at.is_empty() {
-        // One masked vector for the tail (zero lanes add nothing).
-        let (x, y) = (simd.partial_load_f32s(at), simd.partial_load_f32s(bt));
-        acc1 = simd.mul_add_f32s(x, y, acc1);
-    }
-    simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1))
+    (acc0, acc1)
 }
 
-/// `y += alpha * x`.
+/// `y += alpha * x` (the reference [`gather_axpy`] is tested against).
+#[cfg(test)]
 #[inline(always)]
 pub(crate) fn axpy<S: Simd>(simd: S, alpha: f32, x: &[f32], y: &mut [f32]) {
     debug_assert_eq!(x.len(), y.len());
@@ -51,61 +64,148 @@ pub(crate) fn axpy<S: Simd>(simd: S, alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// The tail of a row whose length is not a multiple of the lane count:
+/// its length and the mask of its lanes.
+#[derive(Clone, Copy)]
+pub(crate) struct Tail<S: Simd> {
+    /// Full vectors before the tail.
+    pub nv: usize,
+    /// Elements in the tail (0: none).
+    pub len: usize,
+    mask: S::m32s,
+}
+
+impl<S: Simd> Tail<S> {
+    #[inline(always)]
+    pub fn new(simd: S, h: usize) -> Self {
+        let len = h % S::F32_LANES;
+        Self {
+            nv: h / S::F32_LANES,
+            len,
+            mask: simd.mask_between_m32s(0, len as u32).mask(),
+        }
+    }
+
+    /// `x[..len]` in the low lanes, zeros above: what
+    /// `partial_load_f32s(&x[..len])` gives, but from a plain load and a
+    /// blend where `x` holds a full vector (a row that is not its buffer's
+    /// last), not through pulp's out-of-line masked load.
+    #[inline(always)]
+    pub fn load(&self, simd: S, x: &[f32]) -> S::f32s {
+        if x.len() >= S::F32_LANES {
+            let v = S::as_simd_f32s(&x[..S::F32_LANES]).0[0];
+            simd.select_f32s(self.mask, v, simd.splat_f32s(0.0))
+        } else {
+            simd.partial_load_f32s(&x[..self.len])
+        }
+    }
+}
+
+/// [`dot`] of `a[..h]` and `b[..h]`, bit for bit, where `a` and `b` may
+/// run on past `h` (rows of larger buffers): the tail is read with
+/// [`Tail::load`].
+#[inline(always)]
+pub(crate) fn dot_rows<S: Simd>(simd: S, tail: &Tail<S>, a: &[f32], b: &[f32]) -> f32 {
+    let lanes = S::F32_LANES;
+    let full = tail.nv * lanes;
+    let (ah, _) = S::as_simd_f32s(&a[..full]);
+    let (bh, _) = S::as_simd_f32s(&b[..full]);
+    let (acc0, mut acc1) = dot_vectors(simd, ah, bh);
+    if tail.len > 0 {
+        let (x, y) = (tail.load(simd, &a[full..]), tail.load(simd, &b[full..]));
+        acc1 = simd.mul_add_f32s(x, y, acc1);
+    }
+    simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1))
+}
+
 /// `y += sum_k c[k] m[idx[k], :]` (rows of the row-major `m`, `y.len()`
 /// wide), terms added in `k` order for every element: the same sums as an
-/// [`axpy`] per term, but `y` stays in registers, four vectors at a time,
-/// instead of going through memory once per term (a store-to-load chain
-/// that bounded the sparse passes).
+/// [`axpy`] per term, but `y` stays in registers, up to eight vectors and
+/// the tail at a time, instead of going through memory once per term (a
+/// store-to-load chain that bounded the sparse passes).
+#[cfg(test)]
 #[inline(always)]
 pub(crate) fn gather_axpy<S: Simd>(simd: S, c: &[f32], idx: &[u32], m: &[f32], y: &mut [f32]) {
+    let tail = Tail::new(simd, y.len());
+    gather_axpy_t(simd, &tail, c, idx, m, y);
+}
+
+/// [`gather_axpy`] with the tail of `y.len()` given.
+#[inline(always)]
+pub(crate) fn gather_axpy_t<S: Simd>(
+    simd: S,
+    tail: &Tail<S>,
+    c: &[f32],
+    idx: &[u32],
+    m: &[f32],
+    y: &mut [f32],
+) {
     debug_assert_eq!(c.len(), idx.len());
     let h = y.len();
     let (yh, yt) = S::as_mut_simd_f32s(y);
     let nv = yh.len();
     let mut j = 0;
-    while j + 4 <= nv {
-        gather_block::<S, 4>(simd, c, idx, m, h, j, &mut yh[j..j + 4]);
-        j += 4;
+    while nv - j > 8 {
+        gather_block::<S, 8, false>(simd, tail, c, idx, m, h, j, &mut yh[j..j + 8], &mut []);
+        j += 8;
     }
-    match nv - j {
-        3 => gather_block::<S, 3>(simd, c, idx, m, h, j, &mut yh[j..]),
-        2 => gather_block::<S, 2>(simd, c, idx, m, h, j, &mut yh[j..]),
-        1 => gather_block::<S, 1>(simd, c, idx, m, h, j, &mut yh[j..]),
-        _ => {}
+    let t = !yt.is_empty();
+    let yh = &mut yh[j..];
+    macro_rules! last {
+        ($($n:literal)*) => {
+            match (nv - j, t) {
+                $(
+                    ($n, false) => gather_block::<S, $n, false>(simd, tail, c, idx, m, h, j, yh, yt),
+                    ($n, true) => gather_block::<S, $n, true>(simd, tail, c, idx, m, h, j, yh, yt),
+                )*
+                _ => unreachable!(),
+            }
+        };
     }
-    if !yt.is_empty() {
-        let off = nv * S::F32_LANES;
-        let mut acc = simd.partial_load_f32s(yt);
-        for (&c, &i) in c.iter().zip(idx) {
-            let row = &m[i as usize * h + off..i as usize * h + h];
-            acc = simd.mul_add_f32s(simd.splat_f32s(c), simd.partial_load_f32s(row), acc);
-        }
-        simd.partial_store_f32s(yt, acc);
-    }
+    last!(0 1 2 3 4 5 6 7 8);
 }
 
-/// Vectors `j .. j + N` of [`gather_axpy`], accumulated in registers.
+/// Vectors `j .. j + N` of [`gather_axpy`] (and its tail `yt` when `T`),
+/// accumulated in registers.
 #[inline(always)]
-fn gather_block<S: Simd, const N: usize>(
+#[allow(clippy::too_many_arguments)]
+fn gather_block<S: Simd, const N: usize, const T: bool>(
     simd: S,
+    tail: &Tail<S>,
     c: &[f32],
     idx: &[u32],
     m: &[f32],
     h: usize,
     j: usize,
     y: &mut [S::f32s],
+    yt: &mut [f32],
 ) {
     let mut acc: [S::f32s; N] = std::array::from_fn(|k| y[k]);
+    let mut acc_t = if T {
+        simd.partial_load_f32s(yt)
+    } else {
+        simd.splat_f32s(0.0)
+    };
     let off = j * S::F32_LANES;
+    let toff = off + N * S::F32_LANES;
     for (&c, &i) in c.iter().zip(idx) {
-        let row = &m[i as usize * h + off..i as usize * h + off + N * S::F32_LANES];
-        let (rv, _) = S::as_simd_f32s(row);
+        let at = i as usize * h;
         let cv = simd.splat_f32s(c);
-        for k in 0..N {
-            acc[k] = simd.mul_add_f32s(cv, rv[k], acc[k]);
+        if N > 0 {
+            let row = &m[at + off..at + toff];
+            let (rv, _) = S::as_simd_f32s(row);
+            for k in 0..N {
+                acc[k] = simd.mul_add_f32s(cv, rv[k], acc[k]);
+            }
+        }
+        if T {
+            acc_t = simd.mul_add_f32s(cv, tail.load(simd, &m[at + toff..]), acc_t);
         }
     }
     y[..N].copy_from_slice(&acc);
+    if T {
+        simd.partial_store_f32s(yt, acc_t);
+    }
 }
 
 /// `e^x` for `f32` in plain arithmetic (Cephes' `expf`: `x = n ln 2 + r`,
@@ -136,10 +236,27 @@ pub(crate) fn exp(x: f32) -> f32 {
     e * f32::from_bits(bits)
 }
 
-/// The logistic function `1 / (1 + e^-z)` with [`exp`].
+/// Below this pre-activation the logistic function is taken as exactly 0
+/// (it is under `1e-30` there, far below what any sum that holds it can
+/// resolve).
+///
+/// Saturated units would otherwise carry values near or below `f32`'s
+/// smallest normal (`exp`'s clamp makes `sigmoid(-88)` subnormal), and
+/// every product with a subnormal operand or result takes a microcode
+/// assist of a hundred cycles or more: a few dozen such activations made
+/// whole training epochs three times slower. Zero costs nothing.
+pub(crate) const SIGMOID_ZERO_BELOW: f32 = -69.0;
+
+/// The logistic function `1 / (1 + e^-z)` with [`exp`], exactly 0 below
+/// [`SIGMOID_ZERO_BELOW`].
 #[inline(always)]
 pub(crate) fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + exp(-z))
+    let s = 1.0 / (1.0 + exp(-z));
+    if z < SIGMOID_ZERO_BELOW {
+        0.0
+    } else {
+        s
+    }
 }
 
 /// `z <- sigmoid(z)` elementwise.
@@ -174,7 +291,8 @@ mod tests {
             );
             x += 0.0137;
         }
-        assert!(sigmoid(-200.0) >= 0.0 && sigmoid(-200.0) < 1e-37);
+        assert!(sigmoid(-200.0) == 0.0 && sigmoid(-69.5) == 0.0);
+        assert!(sigmoid(-68.5) > 1e-30 && sigmoid(-68.5) < 1e-29);
         assert!(sigmoid(200.0) == 1.0 && sigmoid(0.0) == 0.5);
     }
 
@@ -208,6 +326,37 @@ mod tests {
                     want.iter().map(|x| x.to_bits()).collect(),
                     got.iter().map(|x| x.to_bits()).collect(),
                 );
+                assert_eq!(want, got, "h = {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn dot_rows_equals_dot_bit_for_bit_on_every_row() {
+        struct D(usize);
+        impl pulp::WithSimd for D {
+            type Output = Vec<(u32, u32)>;
+            fn with_simd<S: Simd>(self, simd: S) -> Self::Output {
+                let h = self.0;
+                let a: Vec<f32> = (0..3 * h).map(|x| (x as f32 * 0.37).sin()).collect();
+                let b: Vec<f32> = (0..3 * h).map(|x| (x as f32 * 0.11).cos()).collect();
+                let tail = Tail::new(simd, h);
+                let mut out = Vec::new();
+                for r in 0..3 {
+                    for s in 0..3 {
+                        let want = dot(simd, &a[r * h..r * h + h], &b[s * h..s * h + h]);
+                        let got = dot_rows(simd, &tail, &a[r * h..], &b[s * h..]);
+                        out.push((want.to_bits(), got.to_bits()));
+                    }
+                }
+                out
+            }
+        }
+        for h in [1usize, 3, 8, 15, 16, 17, 33, 64, 100, 129, 150, 300] {
+            for (want, got) in Arch::new().dispatch(D(h)) {
+                assert_eq!(want, got, "h = {h}");
+            }
+            for (want, got) in pulp::WithSimd::with_simd(D(h), pulp::Scalar) {
                 assert_eq!(want, got, "h = {h}");
             }
         }

@@ -7,7 +7,7 @@ use movierec_core::{RatingMatrix, RatingScale};
 use pulp::{Arch, Simd, WithSimd};
 use rand::Rng as _;
 
-use crate::kernel::{axpy, dot, gather_axpy, sigmoid_backward, sigmoid_in_place};
+use crate::kernel::{dot_rows, gather_axpy_t, sigmoid_backward, sigmoid_in_place, Tail};
 use crate::net::{Network, Penalties};
 use crate::{Output, Path, Reduction};
 
@@ -195,9 +195,12 @@ pub struct Workspace {
     deltas: Vec<Vec<f32>>,
     /// Sparse: pre-activation of the output at each target entry.
     zo: Vec<f32>,
-    /// Sparse backward scratch: one vector's `dz` and output units.
-    dz_e: Vec<f32>,
-    units: Vec<u32>,
+    /// Sparse backward scratch: the output layer's gradients, and the
+    /// unit-major transpose of the batch's targets.
+    og: OutGrad,
+    /// `og` and `dA` already hold the output layer's backward row pass of
+    /// the last forward pass (the trainer's fused step).
+    fused: bool,
     /// Dense: input, target, mask, output pre-activation, its gradient (`n x D`).
     x: Vec<f32>,
     t: Vec<f32>,
@@ -215,8 +218,8 @@ impl Workspace {
             acts: vec![Vec::new(); net.hidden().len()],
             deltas: vec![Vec::new(); net.hidden().len()],
             zo: Vec::new(),
-            dz_e: Vec::new(),
-            units: Vec::new(),
+            og: OutGrad::default(),
+            fused: false,
             x: Vec::new(),
             t: Vec::new(),
             m: Vec::new(),
@@ -277,8 +280,25 @@ impl Workspace {
         pen: &Penalties,
         metrics: Option<(&mut Accumulator, RatingScale)>,
     ) -> f64 {
+        self.forward_terms_fused(net, batch, pen, metrics, false)
+    }
+
+    /// [`forward_terms`](Self::forward_terms) and, with `fuse` on the
+    /// sparse path, the output layer's backward row pass too (`dz` and
+    /// `dA`, while the rows of `W_out` just read are in cache), which the
+    /// next [`backward_terms`](Self::backward_terms) then skips: the same
+    /// operations in the same order.
+    pub(crate) fn forward_terms_fused(
+        &mut self,
+        net: &Network,
+        batch: &Batch,
+        pen: &Penalties,
+        metrics: Option<(&mut Accumulator, RatingScale)>,
+        fuse: bool,
+    ) -> f64 {
         let n = batch.len();
         self.n = n;
+        self.fused = fuse && self.path == Path::Sparse;
         for (a, &h) in self.acts.iter_mut().zip(net.hidden()) {
             grow(a, n * h);
         }
@@ -290,12 +310,22 @@ impl Workspace {
                 self.forward_hidden(net);
                 grow(&mut self.zo, batch.nnz());
                 let l = net.hidden().len();
+                let h = net.code_dim();
+                let back = if self.fused {
+                    grow(&mut self.deltas[l - 1], n * h);
+                    let da = &mut self.deltas[l - 1][..n * h];
+                    da.fill(0.0);
+                    Some((da, &mut self.og, scale, pen.gamma))
+                } else {
+                    None
+                };
                 Arch::new().dispatch(SparseOutput {
                     net,
                     batch,
-                    a: &self.acts[l - 1][..n * net.code_dim()],
+                    a: &self.acts[l - 1][..n * h],
                     zo: &mut self.zo,
                     metrics,
+                    back,
                 })
             }
             Path::Dense => self.dense_forward(net, batch, metrics),
@@ -326,7 +356,6 @@ impl Workspace {
             Path::Sparse => {
                 let (dw, db) = net.split(grad, l);
                 let da = &mut self.deltas[l - 1][..n * h_code];
-                da.fill(0.0);
                 Arch::new().dispatch(SparseOutputBack {
                     net,
                     batch,
@@ -337,9 +366,10 @@ impl Workspace {
                     dw,
                     db,
                     da,
-                    dz: &mut self.dz_e,
-                    units: &mut self.units,
+                    og: &mut self.og,
+                    rows_done: self.fused,
                 });
+                self.fused = false;
             }
             Path::Dense => self.dense_output_backward(net, pen, scale, grad),
         }
@@ -354,6 +384,7 @@ impl Workspace {
                 dz0,
                 h0,
                 dw0,
+                tr: &mut self.og.tr,
             }),
             Path::Dense => {
                 let d = net.dim();
@@ -591,10 +622,11 @@ impl WithSimd for SparseInput<'_> {
     fn with_simd<S: Simd>(self, simd: S) {
         let h = self.net.hidden()[0];
         let (w, b) = (self.net.w(0), self.net.b(0));
+        let tail = Tail::new(simd, h);
         for (r, a) in self.a0.chunks_exact_mut(h).enumerate() {
             a.copy_from_slice(b);
             let (idx, val) = self.batch.input(r);
-            gather_axpy(simd, val, idx, w, a);
+            gather_axpy_t(simd, &tail, val, idx, w, a);
         }
         sigmoid_in_place(self.a0);
     }
@@ -609,6 +641,9 @@ struct SparseOutput<'a> {
     a: &'a [f32],
     zo: &'a mut [f32],
     metrics: Option<(&'a mut Accumulator, RatingScale)>,
+    /// The fused backward row pass: `dA` (zeroed), scratch, data scale
+    /// and `gamma`.
+    back: Option<(&'a mut [f32], &'a mut OutGrad, f32, f32)>,
 }
 
 impl WithSimd for SparseOutput<'_> {
@@ -618,12 +653,18 @@ impl WithSimd for SparseOutput<'_> {
     fn with_simd<S: Simd>(mut self, simd: S) -> (f64, f64) {
         let net = self.net;
         let h = net.code_dim();
+        let tail = Tail::new(simd, h);
+        let l = net.hidden().len();
+        let (w_out, b_out) = (net.w(l), net.b(l));
         let (mut data, mut range) = (0.0f64, 0.0f64);
-        for (r, a) in self.a.chunks_exact(h).enumerate() {
+        if let Some((_, og, _, _)) = self.back.as_mut() {
+            og.start(self.batch.nnz());
+        }
+        for r in 0..self.a.len() / h {
+            let a = &self.a[r * h..];
             for e in self.batch.target_range(r) {
                 let u = self.batch.tg_idx[e] as usize;
-                let (w, b) = net.out_row(u);
-                let z = b + dot(simd, w, a);
+                let z = b_out[u] + dot_rows(simd, &tail, &w_out[u * h..], a);
                 self.zo[e] = z;
                 let o = net.act(z);
                 let t = self.batch.tg_val[e];
@@ -636,15 +677,150 @@ impl WithSimd for SparseOutput<'_> {
                     range += f64::from(o * o);
                 }
             }
+            if let Some((da, og, scale, gamma)) = self.back.as_mut() {
+                let da = &mut da[r * h..r * h + h];
+                og.row(simd, &tail, net, self.batch, r, self.zo, *scale, *gamma, da);
+            }
         }
         (data, range)
     }
 }
 
-/// Sparse output backward: at each observed entry `dz = (s (o - t) +
-/// gamma [out of range] o) f'(z)`, then `db_out[u] += dz`,
-/// `dW_out[u, :] += dz A[n]`, `dA[n] += dz W_out[u, :]` (each vector's
-/// `dz` and units gathered first, so that `dA[n]` is summed in registers).
+/// The unit-major transpose of a batch's entries (CSR by vector to CSR by
+/// unit): for each unit, the vectors holding an entry there, in batch
+/// order, the entries' positions in the batch, and values.
+#[derive(Debug, Clone, Default)]
+struct Transposed {
+    ptr: Vec<u32>,
+    row: Vec<u32>,
+    ent: Vec<u32>,
+    val: Vec<f32>,
+    /// Scratch: the next free slot of each unit.
+    next: Vec<u32>,
+}
+
+impl Transposed {
+    /// Rebuilds the structure from vectors `r` holding entries `ptr[r]..ptr[r
+    /// + 1]` at units `idx`, all below `dim` (a counting sort: stable, so
+    /// each unit's vectors come in batch order); values are set by
+    /// [`set_values`](Self::set_values).
+    fn build(&mut self, dim: usize, ptr: &[usize], idx: &[u32]) {
+        let nnz = idx.len();
+        self.ptr.clear();
+        self.ptr.resize(dim + 1, 0);
+        for &u in idx {
+            self.ptr[u as usize + 1] += 1;
+        }
+        for u in 0..dim {
+            self.ptr[u + 1] += self.ptr[u];
+        }
+        self.next.clear();
+        self.next.extend_from_slice(&self.ptr[..dim]);
+        self.row.resize(nnz, 0);
+        self.ent.resize(nnz, 0);
+        for (r, w) in ptr.windows(2).enumerate() {
+            for (e, &u) in (w[0]..w[1]).zip(&idx[w[0]..w[1]]) {
+                let k = &mut self.next[u as usize];
+                self.row[*k as usize] = r as u32;
+                self.ent[*k as usize] = e as u32;
+                *k += 1;
+            }
+        }
+    }
+
+    /// Each entry's value from `src`, indexed by position in the batch.
+    fn set_values(&mut self, src: &[f32]) {
+        self.val.clear();
+        self.val.extend(self.ent.iter().map(|&e| src[e as usize]));
+    }
+
+    /// `out[u, :] += sum_k val_k m[row_k, :]` for every unit `u` with
+    /// entries (`m` and `out` row-major, `h` wide), terms in batch order:
+    /// the sums one `axpy` per entry in batch order gives, bit for bit,
+    /// but each output row is summed in registers and stored once.
+    #[inline(always)]
+    fn gather_rows<S: Simd>(&self, simd: S, m: &[f32], h: usize, out: &mut [f32]) {
+        let tail = Tail::new(simd, h);
+        for (u, y) in out.chunks_exact_mut(h).enumerate() {
+            let (a, b) = (self.ptr[u] as usize, self.ptr[u + 1] as usize);
+            if a < b {
+                gather_axpy_t(simd, &tail, &self.val[a..b], &self.row[a..b], m, y);
+            }
+        }
+    }
+}
+
+/// Scratch of the output layer's backward pass: the batch's `dz`
+/// (compacted: ReLU's zero-gradient entries left out) with their output
+/// units, each vector's start in them, every target entry's `dz` (zero
+/// where left out), and the unit-major transpose of the targets.
+#[derive(Debug, Clone, Default)]
+struct OutGrad {
+    dz: Vec<f32>,
+    units: Vec<u32>,
+    ptr: Vec<usize>,
+    all: Vec<f32>,
+    tr: Transposed,
+}
+
+impl OutGrad {
+    fn start(&mut self, nnz: usize) {
+        self.dz.clear();
+        self.units.clear();
+        self.ptr.clear();
+        self.ptr.push(0);
+        self.all.clear();
+        self.all.resize(nnz, 0.0);
+    }
+
+    /// Vector `r`'s row pass: at each observed entry `dz = (s (o - t) +
+    /// gamma [out of range] o) f'(z)`, then `dA[r] += dz W_out[u, :]`
+    /// (summed in registers).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn row<S: Simd>(
+        &mut self,
+        simd: S,
+        tail: &Tail<S>,
+        net: &Network,
+        batch: &Batch,
+        r: usize,
+        zo: &[f32],
+        scale: f32,
+        gamma: f32,
+        da: &mut [f32],
+    ) {
+        let relu = net.output() == Output::Relu;
+        let start = self.dz.len();
+        for e in batch.target_range(r) {
+            let z = zo[e];
+            if relu && z <= 0.0 {
+                continue;
+            }
+            let o = net.act(z);
+            let wrong = if out_of_range(o) { o } else { 0.0 };
+            let dz = scale * (o - batch.tg_val[e]) + gamma * wrong;
+            self.all[e] = dz;
+            self.dz.push(dz);
+            self.units.push(batch.tg_idx[e]);
+        }
+        let w_out = net.w(net.hidden().len());
+        gather_axpy_t(
+            simd,
+            tail,
+            &self.dz[start..],
+            &self.units[start..],
+            w_out,
+            da,
+        );
+        self.ptr.push(self.dz.len());
+    }
+}
+
+/// Sparse output backward: the row pass of [`OutGrad::row`] for every
+/// vector (unless the fused forward pass ran it), `db_out[u] += dz` in
+/// batch order, and, from the unit-major transpose of the `dz`,
+/// `dW_out[u, :] += dz A[n]` (summed in registers, in batch order).
 struct SparseOutputBack<'a> {
     net: &'a Network,
     batch: &'a Batch,
@@ -655,9 +831,9 @@ struct SparseOutputBack<'a> {
     dw: &'a mut [f32],
     db: &'a mut [f32],
     da: &'a mut [f32],
-    /// Scratch: the current vector's `dz` and output units.
-    dz: &'a mut Vec<f32>,
-    units: &'a mut Vec<u32>,
+    og: &'a mut OutGrad,
+    /// The row pass already ran (`og` and `da` hold it).
+    rows_done: bool,
 }
 
 impl WithSimd for SparseOutputBack<'_> {
@@ -667,44 +843,39 @@ impl WithSimd for SparseOutputBack<'_> {
     fn with_simd<S: Simd>(self, simd: S) {
         let net = self.net;
         let h = net.code_dim();
-        let relu = net.output() == Output::Relu;
-        for (r, (a, da)) in self
-            .a
-            .chunks_exact(h)
-            .zip(self.da.chunks_exact_mut(h))
-            .enumerate()
-        {
-            self.dz.clear();
-            self.units.clear();
-            for e in self.batch.target_range(r) {
-                let z = self.zo[e];
-                if relu && z <= 0.0 {
-                    continue;
-                }
-                let o = net.act(z);
-                let wrong = if out_of_range(o) { o } else { 0.0 };
-                let dz = self.scale * (o - self.batch.tg_val[e]) + self.gamma * wrong;
-                let u = self.batch.tg_idx[e] as usize;
-                self.db[u] += dz;
-                self.dz.push(dz);
-                self.units.push(u as u32);
-            }
-            gather_axpy(simd, self.dz, self.units, net.w(net.hidden().len()), da);
-            for (&dz, &u) in self.dz.iter().zip(self.units.iter()) {
-                let u = u as usize;
-                axpy(simd, dz, a, &mut self.dw[u * h..u * h + h]);
+        let tail = Tail::new(simd, h);
+        let og = self.og;
+        if !self.rows_done {
+            self.da.fill(0.0);
+            og.start(self.batch.nnz());
+            for (r, da) in self.da.chunks_exact_mut(h).enumerate() {
+                og.row(
+                    simd, &tail, net, self.batch, r, self.zo, self.scale, self.gamma, da,
+                );
             }
         }
+        for (&dz, &u) in og.dz.iter().zip(&og.units) {
+            self.db[u as usize] += dz;
+        }
+        // Every target entry, left-out ones with `dz = 0`: `0 * A[n]` adds
+        // `+0` (activations are non-negative), which leaves a sum that
+        // starts at `+0` unchanged, so the sums are those without them.
+        let b = self.batch;
+        og.tr.build(net.dim(), &b.tg_ptr, &b.tg_idx);
+        og.tr.set_values(&og.all);
+        og.tr.gather_rows(simd, self.a, h, self.dw);
     }
 }
 
 /// Sparse first-layer weight gradient: `dW_0[u, :] += x dZ_0[n]` over the
-/// observed inputs.
+/// observed inputs, from their unit-major transpose (each row summed in
+/// registers, in batch order).
 struct SparseInputBack<'a> {
     batch: &'a Batch,
     dz0: &'a [f32],
     h0: usize,
     dw0: &'a mut [f32],
+    tr: &'a mut Transposed,
 }
 
 impl WithSimd for SparseInputBack<'_> {
@@ -713,12 +884,16 @@ impl WithSimd for SparseInputBack<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let h = self.h0;
-        for (r, dz) in self.dz0.chunks_exact(h).enumerate() {
-            let (idx, val) = self.batch.input(r);
-            for (&u, &x) in idx.iter().zip(val) {
-                let u = u as usize;
-                axpy(simd, x, dz, &mut self.dw0[u * h..u * h + h]);
-            }
+        let b = self.batch;
+        let dim = self.dw0.len() / h;
+        // Without dropout the inputs are the targets, whose transpose the
+        // output layer's backward pass left.
+        if b.same {
+            self.tr.set_values(&b.tg_val);
+        } else {
+            self.tr.build(dim, &b.in_ptr, &b.in_idx);
+            self.tr.set_values(&b.in_val);
         }
+        self.tr.gather_rows(simd, self.dz0, h, self.dw0);
     }
 }

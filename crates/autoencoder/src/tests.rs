@@ -213,6 +213,27 @@ proptest! {
         }
     }
 
+    /// The trainer's fused sparse step (the output layer's backward row
+    /// pass run inside the forward pass) gives the loss and gradient of
+    /// the separate passes, bit for bit, and so does a second batch through
+    /// the same workspace.
+    #[test]
+    fn fused_sparse_step_equals_separate_passes(c in case()) {
+        let (net, batch, pen) = c.build();
+        let (loss, grad) = loss_and_grad(Path::Sparse, &net, &batch, &pen);
+        let mut ws = Workspace::new(Path::Sparse, &net);
+        for _ in 0..2 {
+            let mut g = vec![0.0f32; net.n_params()];
+            let l = ws.forward_terms_fused(&net, &batch, &pen, None, true) + net.regulariser(&pen);
+            ws.backward_terms(&net, &batch, &pen, &mut g);
+            net.add_regulariser_grad(&pen, &mut g);
+            prop_assert_eq!(l.to_bits(), loss.to_bits());
+            let (a, b): (Vec<u32>, Vec<u32>) =
+                (grad.iter().map(|x| x.to_bits()).collect(), g.iter().map(|x| x.to_bits()).collect());
+            prop_assert_eq!(a, b);
+        }
+    }
+
     /// Both passes agree with the f64 reference loss and with a central
     /// finite difference of it at every parameter.
     #[test]

@@ -112,7 +112,9 @@ impl Trainer {
             self.batch
                 .fill(&self.vectors, chunk, self.config.dropout, &mut self.rng);
             let m = metrics.as_deref_mut().map(|a| (a, self.scale));
-            sum += self.ws.forward_terms(&self.net, &self.batch, &self.pen, m);
+            sum += self
+                .ws
+                .forward_terms_fused(&self.net, &self.batch, &self.pen, m, true);
             // `grad` is zero here: Adam's step leaves it so.
             self.ws
                 .backward_terms(&self.net, &self.batch, &self.pen, &mut self.grad);

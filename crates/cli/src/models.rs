@@ -378,7 +378,7 @@ pub fn default_grid(kind: ModelKind) -> Map<String, Value> {
         ModelKind::MfSgd => json!({
             "factors": [50, 100, 200],
             "reg_factors": [0.05, 0.1, 0.15],
-            "lr_factors": [0.005, 0.01],
+            "lr_factors": [0.01, 0.02, 0.04, 0.08],
         }),
         ModelKind::MfDense => json!({
             "factors": [10, 20],

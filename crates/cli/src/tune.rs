@@ -33,7 +33,8 @@ pub struct TuneArgs {
     /// Try only N settings of the grid, drawn with the seed (default: all).
     #[arg(long)]
     trials: Option<usize>,
-    /// Folder under which `<dataset>/tuning-<model>.md` and `.json` are written.
+    /// Folder under which `<dataset>/tuning-<model>.md` and `.json` are written
+    /// (`<model>` with its preset, e.g. `mf-sgd-report`).
     #[arg(long, default_value = "results")]
     out_dir: PathBuf,
 }
@@ -44,7 +45,6 @@ pub fn run(args: TuneArgs, quiet: bool) -> anyhow::Result<()> {
         !args.protocol.is_report(),
         "tune scores validation sets only; --protocol report is an evaluate option"
     );
-    let name = args.model.name();
     let axes = load_grid(args.model, args.grid.as_deref())?;
     let mut trials = grid(&axes);
     if let Some(n) = args.trials {
@@ -70,7 +70,7 @@ pub fn run(args: TuneArgs, quiet: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
     for ext in ["md", "json"] {
-        report.write(&dir.join(format!("tuning-{name}.{ext}")))?;
+        report.write(&dir.join(format!("tuning-{}.{ext}", report.model)))?;
     }
     crate::emit(&report.to_markdown())?;
     Ok(())

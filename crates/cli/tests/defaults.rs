@@ -38,6 +38,15 @@ fn mf_sgd_default_is_the_tuning_winner() {
 }
 
 #[test]
+fn mf_sgd_report_preset_is_the_tuning_winner() {
+    assert_eq!(
+        serde_json::to_value(SgdConfig::report()).unwrap(),
+        recorded_winner("mf-sgd-report"),
+        "mf-sgd: the report preset differs from the tuning winner"
+    );
+}
+
+#[test]
 fn autoencoder_default_is_the_tuning_winner() {
     assert_default_is_winner::<AutoencoderConfig>("autoencoder");
 }

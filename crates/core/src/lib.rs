@@ -40,7 +40,7 @@ pub use error::{Error, Result};
 pub use ids::{IdMap, ItemIdx, UserIdx};
 pub use matrix::RatingMatrix;
 pub use metrics::SetMetrics;
-pub use model::{Control, EpochRecord, Fit, NoopObserver, Observer, Recommender};
+pub use model::{top_k, Control, EpochRecord, Fit, NoopObserver, Observer, Recommender};
 pub use ratings::{Rating, RatingScale, Ratings};
 
 /// The one random number generator of the workspace: portable across

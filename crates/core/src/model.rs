@@ -35,8 +35,9 @@ pub trait Recommender: Send + Sync {
     }
 }
 
-/// The `k` largest finite scores, best first, ties by index (partial sort).
-pub(crate) fn top_k(scores: &[f32], k: usize) -> Vec<(ItemIdx, f32)> {
+/// The `k` largest finite scores, best first, ties by index (partial sort):
+/// the selection of [`Recommender::recommend`], for models that override it.
+pub fn top_k(scores: &[f32], k: usize) -> Vec<(ItemIdx, f32)> {
     let mut cands: Vec<(ItemIdx, f32)> = scores
         .iter()
         .enumerate()

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use movierec_core::{
-    BiasBaseline, Control, EpochRecord, Fit, ItemIdx, Observer, RatingMatrix, RatingScale, Ratings,
-    Recommender, SetMetrics, UserIdx,
+    top_k, BiasBaseline, Control, EpochRecord, Fit, ItemIdx, Observer, RatingMatrix, RatingScale,
+    Ratings, Recommender, SetMetrics, UserIdx,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -607,7 +607,10 @@ impl KnnModel {
     /// ratings, has its own two (in [`rated`]): below `n_cols / 20` ratings
     /// the blocked sift ([`score_sift`](Self::score_sift)), above it the
     /// parallel walk with a cheap fallback ([`score_walk`](Self::score_walk)).
-    fn score_row(&self, row: usize, out: &mut [f32]) {
+    ///
+    /// Columns set in `skip` may be left unscored (NaN or anything): the
+    /// walk skips them.
+    fn score_row(&self, row: usize, out: &mut [f32], skip: Option<&[u64]>) {
         let (ri, rv) = self.data.row(row);
         let n = self.data.n_cols();
         let k = self.config.k;
@@ -637,7 +640,7 @@ impl KnnModel {
         };
         if exact && !report && ri.len() > k {
             if ri.len().saturating_mul(20) >= n {
-                self.score_walk(row, ri, rv, out);
+                self.score_walk(row, ri, rv, out, skip);
             } else {
                 self.score_sift(row, ri, rv, out);
             }
@@ -1086,8 +1089,31 @@ impl Recommender for KnnModel {
                 }
             });
         } else {
-            self.score_row(user.get(), out);
+            self.score_row(user.get(), out, None);
         }
+    }
+
+    /// As the provided method (score, drop the seen items, keep the `k`
+    /// best, ties by index), but without scoring the seen items where the
+    /// scorer can skip columns.
+    fn recommend(&self, user: UserIdx, k: usize, seen: &RatingMatrix) -> Vec<(ItemIdx, f32)> {
+        let mut scores = vec![0.0; self.n_items];
+        let (rated, _) = seen.user_ratings(user);
+        if self.config.user_based {
+            self.score_into(user, &mut scores);
+        } else {
+            let mut skip = vec![0u64; self.n_items.div_ceil(64)];
+            for &i in rated {
+                if i < self.n_items {
+                    skip[i / 64] |= 1 << (i % 64);
+                }
+            }
+            self.score_row(user.get(), &mut scores, Some(&skip));
+        }
+        for &i in rated {
+            scores[i] = f32::NAN;
+        }
+        top_k(&scores, k)
     }
 
     fn predict(&self, user: UserIdx, item: ItemIdx) -> Option<f32> {
@@ -1230,11 +1256,25 @@ mod walk_tests {
                         model.score_into(UserIdx(u as u32), &mut out);
                         let scored: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
                         assert_eq!(scored, want, "score_into: {cfg:?}, user {u}");
+                        // Top-N skips the seen columns, and keeps the rest.
+                        let mut unseen: Vec<(u32, f32)> = (0..50u32)
+                            .filter(|i| !ri.contains(i))
+                            .map(|i| (i, out[i as usize]))
+                            .filter(|x| x.1.is_finite())
+                            .collect();
+                        unseen.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                        unseen.truncate(7);
+                        let top: Vec<(u32, f32)> = model
+                            .recommend(UserIdx(u as u32), 7, &train)
+                            .into_iter()
+                            .map(|(i, s)| (i.0, s))
+                            .collect();
+                        assert_eq!(top, unseen, "recommend: {cfg:?}, user {u}");
                         // The rated neighbourhood's scorers, whichever
                         // score_row would pick: the walk on any store, the
                         // sift on the exact (symmetric) one.
                         if neighbourhood == Neighbourhood::Rated {
-                            model.score_walk(u, ri, rv, &mut out);
+                            model.score_walk(u, ri, rv, &mut out, None);
                             let walked: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
                             assert_eq!(walked, want, "score_walk: {cfg:?}, user {u}");
                             if max_neighbours.is_none() && ri.len() > k {

@@ -121,7 +121,7 @@ impl Rule {
     /// [`similarity`](Self::similarity) with 0 for `None`, computed without
     /// data-dependent branches (the sign test is a coin flip for the
     /// predictor in the sparse build's hot loop).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn value(&self, dot: f64, sq_i: f64, sq_j: f64, n: u32) -> f32 {
         // Round each norm to f32 first: then `sqrt(a * a) == a` exactly, so
         // an item and its copy get a similarity of exactly 1.
@@ -181,7 +181,9 @@ fn centre(kind: Similarity, m: &RatingMatrix, b: &BiasBaseline, u: usize, i: usi
 struct Centred {
     row_ptr: Vec<usize>,
     row_cols: Vec<u32>,
-    row_x: Vec<f32>,
+    /// Per rating, the multiplier of the accumulator update:
+    /// `[x, 1, x * x, 1]` in f64 (see [`Scratch::accumulate`]).
+    row_xx: Vec<[f64; 4]>,
     col_ptr: Vec<usize>,
     col_rows: Vec<u32>,
     col_x: Vec<f32>,
@@ -224,10 +226,17 @@ impl Centred {
                 col_pos[p] = q as u32;
             }
         }
+        let row_xx = row_x
+            .iter()
+            .map(|&x| {
+                let x = f64::from(x);
+                [x, 1.0, x * x, 1.0]
+            })
+            .collect();
         Self {
             row_ptr,
             row_cols,
-            row_x,
+            row_xx,
             col_ptr,
             col_rows,
             col_x,
@@ -271,27 +280,31 @@ impl Scratch {
 
     /// Adds every co-rating of `i` with the items after it in each rater's
     /// row (`upper`), or with every item (`!upper`).
-    #[inline]
+    #[inline(always)]
     fn accumulate(&mut self, i: usize, input: &Centred, upper: bool) {
-        let Self { acc, touched, .. } = self;
+        let (acc, touched) = (self.acc.as_mut_slice(), self.touched.as_mut_slice());
+        // An opaque 1, so that the compiler keeps the four lanes alike
+        // (one vector multiply) instead of dropping the products by 1.
+        let one = std::hint::black_box(1.0f64);
         for p in input.col_ptr[i]..input.col_ptr[i + 1] {
             let u = input.col_rows[p] as usize;
             let xi = f64::from(input.col_x[p]);
+            // `[xi, xi^2, 1, 1] * [xj, 1, xj^2, 1]` is `[xi xj, xi^2, xj^2, 1]`
+            // exactly (a product by 1 is exact): one multiply and one add of
+            // four lanes per co-rating.
+            let l = [xi, xi * xi, one, one];
             let from = if upper {
                 input.col_pos[p] as usize + 1
             } else {
                 input.row_ptr[u]
             };
             let r = from..input.row_ptr[u + 1];
-            for (&j, &xj) in input.row_cols[r.clone()].iter().zip(&input.row_x[r]) {
+            for (&j, rx) in input.row_cols[r.clone()].iter().zip(&input.row_xx[r]) {
                 // Unconditional: cheaper than a mispredicted `if a.n == 0`.
                 touched[j as usize / 64] |= 1 << (j % 64);
-                let xj = f64::from(xj);
-                let (l, r) = ([xi, xi, xj, 1.0], [xj, xi, xj, 1.0]);
-                let a = &mut acc[j as usize];
-                for k in 0..4 {
-                    a[k] += l[k] * r[k];
-                }
+                let (a, rx) = (&mut acc[j as usize], *rx);
+                let old = *a;
+                *a = std::array::from_fn(|k| old[k] + l[k] * rx[k]);
             }
         }
     }
@@ -303,18 +316,12 @@ impl Scratch {
     /// Three passes, so that no iteration waits on the one before: gather
     /// the sums into columns, compute every similarity (a loop the compiler
     /// vectorises), then keep the nonzero ones without a branch.
-    #[inline]
+    #[inline(always)]
     fn emit(&mut self, i: usize, first_word: usize, rule: Rule) -> usize {
-        let Self {
-            acc,
-            touched,
-            dot,
-            sq_i,
-            sq_j,
-            n,
-            items,
-            sims,
-        } = self;
+        let (acc, touched) = (self.acc.as_mut_slice(), self.touched.as_mut_slice());
+        let (dot, sq_i) = (self.dot.as_mut_slice(), self.sq_i.as_mut_slice());
+        let (sq_j, n) = (self.sq_j.as_mut_slice(), self.n.as_mut_slice());
+        let (items, sims) = (self.items.as_mut_slice(), self.sims.as_mut_slice());
         let mut len = 0;
         for (w, word) in touched.iter_mut().enumerate().skip(first_word) {
             let mut bits = std::mem::take(word);
@@ -350,9 +357,13 @@ impl Scratch {
 /// most, small enough for rayon to balance the uneven rows.
 const TASK: usize = 32;
 
-/// Rows per range of the mirror at most (about): the rows a task writes
-/// into at once then stay in cache.
-const ROWS_PER_RANGE: usize = 256;
+/// Row ranges of the mirror per thread: a few, so that rayon can balance
+/// them, each writing into few enough rows that their current cache lines
+/// stay in cache.
+const RANGES_PER_THREAD: usize = 4;
+
+/// Rows of the mirror filled at once (see [`build_exact`]).
+const MIRROR_TILE: usize = 256;
 
 /// Items per block of the capped build: the per-item lists of one block are
 /// capped and appended to the store before the next block starts, so that
@@ -378,58 +389,97 @@ pub(crate) fn build_sparse(m: &RatingMatrix, b: &BiasBaseline, cfg: &KnnConfig) 
     }
 }
 
-/// The exact build: upper rows in parallel, then the mirror, filled in
-/// parallel over ranges of rows.
+/// The upper rows of [`TASK`] consecutive items, stored one after another.
+struct UpperChunk {
+    /// Row `r` of the chunk is `ptr[r]..ptr[r + 1]`.
+    ptr: Vec<u32>,
+    items: Vec<u32>,
+    sims: Vec<f32>,
+}
+
+impl UpperChunk {
+    #[inline]
+    fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        let span = self.ptr[r] as usize..self.ptr[r + 1] as usize;
+        (&self.items[span.clone()], &self.sims[span])
+    }
+}
+
+/// The exact build: upper rows in parallel (a chunk of [`TASK`] rows per
+/// task, stored contiguously), then the mirror, filled in parallel over
+/// ranges of rows balanced by their number of entries.
 fn build_exact(n: usize, input: &Centred, rule: Rule) -> Similarities {
-    // Row ranges of the mirror, one task each; `bounds` are their starts
-    // and the end.
-    let parts = (rayon::current_num_threads() * 4)
-        .max(n.div_ceil(ROWS_PER_RANGE))
-        .clamp(1, n.max(1));
-    let bounds: Vec<usize> = (0..=parts).map(|t| t * n / parts).collect();
-    // Upper rows, each with the positions where its entries cross into the
-    // next range (`cuts[t]..cuts[t + 1]` lies in range t).
-    let upper: Vec<Upper> = (0..n)
+    let n_chunks = n.div_ceil(TASK);
+    let upper: Vec<UpperChunk> = (0..n_chunks)
         .into_par_iter()
-        .with_min_len(TASK)
         .map_init(
             || Scratch::new(n),
-            |s, i| {
-                s.accumulate(i, input, true);
-                let len = s.emit(i, (i + 1) / 64, rule);
-                let items = &s.items[..len];
-                let cuts = bounds
-                    .iter()
-                    .map(|&b| items.partition_point(|&j| (j as usize) < b) as u32)
-                    .collect();
-                Upper {
-                    items: items.to_vec(),
-                    sims: s.sims[..len].to_vec(),
-                    cuts,
+            |s, c| {
+                let rows = c * TASK..((c + 1) * TASK).min(n);
+                let mut chunk = UpperChunk {
+                    ptr: Vec::with_capacity(rows.len() + 1),
+                    items: Vec::new(),
+                    sims: Vec::new(),
+                };
+                chunk.ptr.push(0);
+                for i in rows {
+                    let len = pulp::Arch::new().dispatch(UpperRow {
+                        scratch: s,
+                        i,
+                        input,
+                        rule,
+                    });
+                    chunk.items.extend_from_slice(&s.items[..len]);
+                    chunk.sims.extend_from_slice(&s.sims[..len]);
+                    chunk.ptr.push(chunk.items.len() as u32);
                 }
+                chunk
             },
         )
         .collect();
-    // Row lengths: the mirrored entries (from rows before) plus the row's own.
-    let lens: Vec<Vec<usize>> = (0..parts)
+    let row = |i: usize| upper[i / TASK].row(i % TASK);
+    // Lower lengths (entries mirrored into each row from the rows before):
+    // counted per group of chunks, then summed.
+    let groups = rayon::current_num_threads().clamp(1, n_chunks.max(1));
+    let lower: Vec<u32> = (0..groups)
         .into_par_iter()
-        .map(|t| {
-            let (a, b) = (bounds[t], bounds[t + 1]);
-            let mut len: Vec<usize> = upper[a..b].iter().map(|r| r.items.len()).collect();
-            for row in &upper[..b] {
-                for &j in row.part(t).0 {
-                    len[j as usize - a] += 1;
+        .map(|g| {
+            let mut count = vec![0u32; n];
+            for c in &upper[g * n_chunks / groups..(g + 1) * n_chunks / groups] {
+                for &j in &c.items {
+                    count[j as usize] += 1;
                 }
             }
-            len
+            count
         })
-        .collect();
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x += y;
+            }
+            a
+        })
+        .unwrap_or_default();
     let mut ptr = Vec::with_capacity(n + 1);
     ptr.push(0);
-    for &l in lens.iter().flatten() {
-        ptr.push(ptr.last().copied().unwrap_or(0) + l);
+    for i in 0..n {
+        let own = row(i).0.len();
+        ptr.push(ptr[i] + lower[i] as usize + own);
     }
     let nnz = ptr[n];
+    // Row ranges of the mirror, one task each, of about equal entries:
+    // `bounds` are their starts and the end.
+    let parts = (rayon::current_num_threads() * RANGES_PER_THREAD).clamp(1, n.max(1));
+    let mut bounds: Vec<usize> = (0..parts)
+        .map(|t| {
+            ptr.partition_point(|&p| p * parts < t * nnz)
+                .saturating_sub(1)
+                .min(n)
+        })
+        .collect();
+    bounds[0] = 0;
+    bounds.push(n);
+    bounds.dedup();
+    let parts = bounds.len() - 1;
     let mut items = vec![0u32; nnz];
     let mut sims = vec![0f32; nnz];
     let mut outs = Vec::with_capacity(parts);
@@ -444,39 +494,69 @@ fn build_exact(n: usize, input: &Centred, rule: Rule) -> Similarities {
     outs.into_par_iter().for_each(|(t, out_i, out_s)| {
         let (a, b) = (bounds[t], bounds[t + 1]);
         // Lower part first (rows before, ascending), then the row's own.
+        // The lower parts are filled one tile of rows at a time, so that
+        // the lines and pages being written stay in cache and the TLB;
+        // `pos[i]` is where row `i` resumes.
         let mut next: Vec<usize> = (a..b).map(|j| ptr[j] - ptr[a]).collect();
-        for (i, row) in upper[..b].iter().enumerate() {
-            let (cols, vals) = row.part(t);
-            for (&j, &s) in cols.iter().zip(vals) {
-                let k = &mut next[j as usize - a];
-                out_i[*k] = i as u32;
-                out_s[*k] = s;
-                *k += 1;
+        let mut pos: Vec<u32> = (0..b)
+            .map(|i| {
+                if i + 1 >= a {
+                    0
+                } else {
+                    row(i).0.partition_point(|&j| (j as usize) < a) as u32
+                }
+            })
+            .collect();
+        let mut lo = a;
+        while lo < b {
+            let hi = (lo + MIRROR_TILE).min(b);
+            for (i, p) in pos[..hi].iter_mut().enumerate() {
+                let (cols, vals) = row(i);
+                let mut q = *p as usize;
+                while let Some(&j) = cols.get(q).filter(|&&j| (j as usize) < hi) {
+                    let k = &mut next[j as usize - a];
+                    out_i[*k] = i as u32;
+                    out_s[*k] = vals[q];
+                    *k += 1;
+                    q += 1;
+                }
+                *p = q as u32;
             }
+            lo = hi;
         }
         for j in a..b {
             let (k, end) = (next[j - a], ptr[j + 1] - ptr[a]);
-            out_i[k..end].copy_from_slice(&upper[j].items);
-            out_s[k..end].copy_from_slice(&upper[j].sims);
+            let (cols, vals) = row(j);
+            out_i[k..end].copy_from_slice(cols);
+            out_s[k..end].copy_from_slice(vals);
         }
     });
     Similarities { ptr, items, sims }
 }
 
-/// One item's neighbours after it (the upper triangle of the store), with
-/// where they cross into each row range of the mirror.
-struct Upper {
-    items: Vec<u32>,
-    sims: Vec<f32>,
-    cuts: Vec<u32>,
+/// One upper row of the exact build (accumulate, then emit), compiled for
+/// the widest vector instructions the CPU has: the same arithmetic, so the
+/// same bits, only more lanes at once.
+struct UpperRow<'a> {
+    scratch: &'a mut Scratch,
+    i: usize,
+    input: &'a Centred,
+    rule: Rule,
 }
 
-impl Upper {
-    /// The entries that fall in row range `t`.
-    #[inline]
-    fn part(&self, t: usize) -> (&[u32], &[f32]) {
-        let r = self.cuts[t] as usize..self.cuts[t + 1] as usize;
-        (&self.items[r.clone()], &self.sims[r])
+impl pulp::WithSimd for UpperRow<'_> {
+    type Output = usize;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> usize {
+        let Self {
+            scratch,
+            i,
+            input,
+            rule,
+        } = self;
+        scratch.accumulate(i, input, true);
+        scratch.emit(i, (i + 1) / 64, rule)
     }
 }
 

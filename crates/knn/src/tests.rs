@@ -287,6 +287,35 @@ proptest! {
         }
     }
 
+    /// `recommend` (which skips scoring the seen items where it can) keeps
+    /// what scoring every item, dropping the seen ones and sorting gives.
+    #[test]
+    fn recommend_is_the_top_of_score_into(t in arb_triples(), cfg in arb_config(), user_based in any::<bool>(), cap in prop::option::of(1..6usize), n in 0..=NI) {
+        let cfg = KnnConfig { user_based, max_neighbours: cap, ..cfg };
+        let m = matrix(&t, NU, NI);
+        let model = fit(&cfg, &m);
+        for (u, mut scores) in all_scores(&model, NU).into_iter().enumerate() {
+            let user = UserIdx(u as u32);
+            for &i in m.user_ratings(user).0 {
+                scores[i] = f32::NAN;
+            }
+            let mut want: Vec<(u32, u32)> = scores
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_finite())
+                .map(|(i, s)| (i as u32, s.to_bits()))
+                .collect();
+            want.sort_by(|a, b| f32::from_bits(b.1).total_cmp(&f32::from_bits(a.1)).then(a.0.cmp(&b.0)));
+            want.truncate(n);
+            let got: Vec<(u32, u32)> = model
+                .recommend(user, n, &m)
+                .into_iter()
+                .map(|(i, s)| (i.0, s.to_bits()))
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn predict_matches_score_into_bitwise(t in arb_triples(), cfg in arb_config(), user_based in any::<bool>(), cap in prop::option::of(1..6usize)) {
         let cfg = KnnConfig { user_based, max_neighbours: cap, ..cfg };

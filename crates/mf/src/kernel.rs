@@ -9,6 +9,9 @@
 //! the last bits of a fit can differ between an AVX-512 and an AVX2 machine;
 //! on one machine, results are bit-identical run to run.
 
+use std::ops::{Deref, DerefMut};
+
+use bytemuck::{Pod, Zeroable};
 use pulp::{Arch, Simd, WithSimd};
 
 /// One training rating inside a DSGD block: user and item rows relative to
@@ -39,6 +42,47 @@ pub(crate) const CHUNK: usize = 64;
 /// register, two AVX2 ones) with zeros, so the SIMD loops have no scalar
 /// tail; a zero column stays zero under the update.
 pub(crate) const ROW_ALIGN: usize = 16;
+
+/// One cache line of values.
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+#[repr(C, align(64))]
+struct Line([f32; ROW_ALIGN]);
+
+/// `f32` values stored from a 64-byte boundary. With rows padded to
+/// [`ROW_ALIGN`] values, every factor row starts on a cache line, so no
+/// AVX-512 load or store of a row straddles two lines (a `Vec<f32>` is only
+/// 16-byte aligned, which made every vector access of the SGD loop a split
+/// one).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Aligned {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl Aligned {
+    /// A copy of `values`.
+    pub fn from_slice(values: &[f32]) -> Self {
+        let mut out = Self {
+            lines: vec![Line([0.0; ROW_ALIGN]); values.len().div_ceil(ROW_ALIGN)],
+            len: values.len(),
+        };
+        out.copy_from_slice(values);
+        out
+    }
+}
+
+impl Deref for Aligned {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &bytemuck::cast_slice(&self.lines)[..self.len]
+    }
+}
+
+impl DerefMut for Aligned {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut bytemuck::cast_slice_mut(&mut self.lines)[..self.len]
+    }
+}
 
 /// The padded row width for `k` factors.
 pub(crate) fn padded(k: usize) -> usize {
@@ -105,13 +149,86 @@ fn pass<S: Simd, const BIASES: bool>(simd: S, pass: BlockPass<'_>) {
     } = pass;
     let decay = 1.0 - step.lr_factors * step.reg_factors;
     let decay_v = simd.splat_f32s(decay);
-    for &c in order {
-        let lo = c as usize * CHUNK;
-        let hi = (lo + CHUNK).min(entries.len());
-        for (e, out) in entries[lo..hi].iter().zip(&mut preds[lo..hi]) {
-            *out = update::<S, BIASES>(simd, k, p, q, bu, bi, e, step, decay, decay_v);
-        }
+    let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+    macro_rules! rows_of {
+        ($($n:literal)*) => {
+            match k / lanes {
+                $($n if k % lanes == 0 => {
+                    for &c in order {
+                        let lo = c as usize * CHUNK;
+                        let hi = (lo + CHUNK).min(entries.len());
+                        for (e, out) in entries[lo..hi].iter().zip(&mut preds[lo..hi]) {
+                            *out = update_in_registers::<S, BIASES, $n>(
+                                simd, p, q, bu, bi, e, step, decay_v,
+                            );
+                        }
+                    }
+                })*
+                _ => {
+                    for &c in order {
+                        let lo = c as usize * CHUNK;
+                        let hi = (lo + CHUNK).min(entries.len());
+                        for (e, out) in entries[lo..hi].iter().zip(&mut preds[lo..hi]) {
+                            *out = update::<S, BIASES>(simd, k, p, q, bu, bi, e, step, decay, decay_v);
+                        }
+                    }
+                }
+            }
+        };
     }
+    rows_of!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+}
+
+/// [`update`] for rows of exactly `N` vectors (`k` up to 224 with
+/// AVX-512): both rows are loaded once into registers, the dot product runs
+/// on two accumulators, and the update writes the rows back from the
+/// registers, so each row is read once instead of twice and the loops
+/// unroll completely. Past 14 vectors the two rows no longer fit the 32
+/// AVX-512 registers, and [`update`] takes over.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn update_in_registers<S: Simd, const BIASES: bool, const N: usize>(
+    simd: S,
+    p: &mut [f32],
+    q: &mut [f32],
+    bu: &mut [f32],
+    bi: &mut [f32],
+    e: &Entry,
+    step: Step,
+    decay_v: S::f32s,
+) -> f32 {
+    let (u, i) = (e.u as usize, e.i as usize);
+    let (ph, _) = S::as_mut_simd_f32s(&mut p[u * k_of::<S, N>()..(u + 1) * k_of::<S, N>()]);
+    let (qh, _) = S::as_mut_simd_f32s(&mut q[i * k_of::<S, N>()..(i + 1) * k_of::<S, N>()]);
+    let ph: &mut [S::f32s; N] = ph.try_into().expect("a row of N vectors");
+    let qh: &mut [S::f32s; N] = qh.try_into().expect("a row of N vectors");
+    let (pv, qv) = (*ph, *qh);
+    let mut acc = [simd.splat_f32s(0.0); 2];
+    for j in 0..N {
+        acc[j % 2] = simd.mul_add_f32s(pv[j], qv[j], acc[j % 2]);
+    }
+    let sum = simd.add_f32s(acc[0], acc[1]);
+    let mut pred = simd.reduce_sum_f32s(sum);
+    if BIASES {
+        pred += step.mu + bu[u] + bi[i];
+    }
+    let err = e.r - pred;
+    if BIASES {
+        bu[u] += step.lr_biases * (err - step.reg_biases * bu[u]);
+        bi[i] += step.lr_biases * (err - step.reg_biases * bi[i]);
+    }
+    let g_v = simd.splat_f32s(step.lr_factors * err);
+    for j in 0..N {
+        ph[j] = simd.mul_add_f32s(g_v, qv[j], simd.mul_f32s(decay_v, pv[j]));
+        qh[j] = simd.mul_add_f32s(g_v, pv[j], simd.mul_f32s(decay_v, qv[j]));
+    }
+    pred
+}
+
+/// Row width of `N` vectors of `S`.
+#[inline(always)]
+fn k_of<S: Simd, const N: usize>() -> usize {
+    N * std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>()
 }
 
 /// One rating's update (see [`pass`]); returns the prediction it started

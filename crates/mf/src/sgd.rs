@@ -10,7 +10,7 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{self, padded, BlockPass, Entry, Step, CHUNK};
+use crate::kernel::{self, padded, Aligned, BlockPass, Entry, Step, CHUNK};
 use crate::train::{self, EarlyStopping, Exec, Verdict, View};
 use crate::{Biases, ConfigError, Error, MfModel, Result};
 
@@ -57,24 +57,33 @@ use crate::{Biases, ConfigError, Error, MfModel, Result};
 /// epoch (`O(n_val k)`) for the observer and early stopping.
 ///
 /// ## Parallelisation
-/// DSGD / LIBMF blocking (Gemulla et al. 2011; Chin et al. 2015). Users and
-/// items are split into `B` strata of balanced rating counts, which cuts the
-/// ratings into `B x B` blocks. An epoch is `B` sub-epochs; sub-epoch `s`
-/// runs the `B` blocks `(a, (a + s) mod B)` in parallel: they share no user
-/// and no item, so no two threads touch the same row and no lock is needed.
-/// `B` is at least `2 threads` (1 on one thread), and large enough that one
-/// item stratum's factors take about 1 MiB, rounded up to a multiple of the
-/// thread count: the blocking is also cache blocking, and pays on a single
-/// thread too (at `k = 100` on ml-latest-small the item factors take 4.4 MB,
-/// more than a core's L2). The order of the sub-epochs and the chunk order
-/// inside each block are drawn from `(seed, epoch, block)` streams, so a fit
-/// depends only on `seed`, `threads`, `k` and the data's shape, never on
-/// timing; `threads = 1` runs the blocks one after the other with no rayon
-/// at all.
+/// DSGD / LIBMF blocking (Gemulla et al. 2011; Chin et al. 2015). Users are
+/// split into `U` strata and items into `I` strata (a multiple of `U`) of
+/// balanced rating counts, which cuts the ratings into `U x I` blocks. An
+/// epoch is `I` sub-epochs; sub-epoch `s` runs the `U` blocks
+/// `(a, (a I / U + s) mod I)` in parallel: they share no user and no item,
+/// so no two threads touch the same row and no lock is needed. `U` is at
+/// least `2 threads` (1 on one thread) and large enough that one user
+/// stratum's factors take at most 512 KiB; `I` is large enough that one item
+/// stratum's factors take at most 512 KiB too. The blocking is thus also
+/// cache blocking, and pays on a single thread: a block's rows, about 1 MiB,
+/// stay in a core's L2 cache while its ratings are visited, so each item row
+/// is fetched from memory once per block and then reused by all the block's
+/// ratings of that item (on ml-latest-small at `k = 200`, one thread: all
+/// 610 users in one stratum, 16 item strata, each item row used about 8
+/// times per visit). Visiting blocks in random order and ratings in random
+/// order inside each block is LIBMF's "partial random" scheme. The order of
+/// the sub-epochs and the chunk order inside each block are drawn from
+/// `(seed, epoch, block)` streams, so a fit depends only on `seed`,
+/// `threads`, `k` and the data's shape, never on timing; `threads = 1` runs
+/// the blocks one after the other with no rayon at all.
 ///
 /// The inner loop is a SIMD dot product and a fused update over contiguous
 /// `f32` rows, zero-padded to a multiple of 16 values so that the vector
-/// loops have no scalar tail, dispatched once per block to the widest
+/// loops have no scalar tail and stored from 64-byte boundaries so that no
+/// vector access straddles two cache lines; up to `k = 224` (AVX-512) both
+/// rows of a rating are held in registers between the dot product and the
+/// update. It is dispatched once per block to the widest
 /// instruction set the CPU has (AVX-512, AVX2 + FMA, or scalar; safe code
 /// through `pulp`), so the last bits can differ between machines of
 /// different SIMD width.
@@ -112,7 +121,7 @@ pub struct SgdConfig {
     /// Fit `mu + b_u + b_i` as well (off: the report's plain `p_u . q_i`).
     /// Default: true.
     pub biases: bool,
-    /// Learning rate of the factors. Default: 0.01.
+    /// Learning rate of the factors. Default: 0.04.
     pub lr_factors: f32,
     /// Learning rate of the biases. Default: 0.01.
     pub lr_biases: f32,
@@ -141,14 +150,15 @@ impl Default for SgdConfig {
     /// The winner of `movierec tune --model mf-sgd` on ml-latest-small's
     /// validation sets (recorded in results/ml-latest-small/tuning-mf-sgd.json;
     /// a test keeps the two equal): 200 factors, 60 epochs, biases on,
-    /// learning rates 0.01 (no decay), regularisation 0.1 on factors and
-    /// 0.05 on biases, init std 0.1, patience 5, seed 42, all threads.
+    /// learning rates 0.04 for the factors and 0.01 for the biases (no
+    /// decay), regularisation 0.1 on factors and 0.05 on biases, init std
+    /// 0.1, patience 5, seed 42, all threads.
     fn default() -> Self {
         Self {
             factors: 200,
             epochs: 60,
             biases: true,
-            lr_factors: 0.01,
+            lr_factors: 0.04,
             lr_biases: 0.01,
             reg_factors: 0.1,
             reg_biases: 0.05,
@@ -165,12 +175,16 @@ impl SgdConfig {
     /// The report's model (its 5.2.1 part 2): plain `r_ui ~ q_i^T p_u`, no
     /// global mean and no biases, L2 on the factors. The report gives no
     /// factor count, learning rate, regularisation or epoch count; these are
-    /// those of [`Default`] (100 factors, lr 0.01, reg 0.1, 60 epochs with
-    /// early stopping), which converge on ml-latest-small, and are to be
-    /// tuned on the validation sets.
+    /// the winner of `movierec tune --model mf-sgd --preset report` on
+    /// ml-latest-small's validation sets (recorded in
+    /// results/ml-latest-small/tuning-mf-sgd-report.json; a test keeps the
+    /// two equal): 200 factors, learning rate 0.01, regularisation 0.05, the
+    /// rest as [`Default`] (60 epochs, early stopping).
     pub fn report() -> Self {
         Self {
             biases: false,
+            lr_factors: 0.01,
+            reg_factors: 0.05,
             ..Self::default()
         }
     }
@@ -234,21 +248,24 @@ impl SgdConfig {
         (p0, q0)
     }
 
-    /// Number of strata `B` per side: at least two per thread (one on a
-    /// single thread), and enough that one item stratum's factors take about
-    /// [`CACHE_BYTES`] (cache blocking), rounded up to a multiple of the
-    /// thread count.
-    fn strata(threads: usize, n_items: usize, stride: usize) -> usize {
-        let for_cache = (n_items * stride * 4).div_ceil(CACHE_BYTES).max(1);
+    /// Numbers of user and item strata `(U, I)`: `U` at least two per thread
+    /// (one on a single thread) and enough that one user stratum's factors
+    /// fit in [`STRATUM_BYTES`]; `I` enough that one item stratum's factors
+    /// fit there too, rounded up to a multiple of `U`.
+    fn strata(threads: usize, n_users: usize, n_items: usize, stride: usize) -> (usize, usize) {
+        let for_cache = |rows: usize| (rows * stride * 4).div_ceil(STRATUM_BYTES).max(1);
         let for_threads = if threads <= 1 { 1 } else { 2 * threads };
         let t = threads.max(1);
-        for_cache.max(for_threads).div_ceil(t) * t
+        let users = for_cache(n_users).max(for_threads).div_ceil(t) * t;
+        let items = for_cache(n_items).max(users).div_ceil(users) * users;
+        (users, items)
     }
 }
 
-/// Target size of one item stratum's factors, in bytes: about what a core's
-/// L2 cache holds next to the user rows and the ratings.
-const CACHE_BYTES: usize = 1 << 20;
+/// Most bytes of factors in one stratum: a block's user and item rows
+/// together, about 1 MiB, stay in a core's L2 cache (1.25 MiB or more on
+/// current server cores) while the block runs.
+const STRATUM_BYTES: usize = 1 << 19;
 
 impl Fit for SgdConfig {
     type Model = MfModel;
@@ -383,15 +400,25 @@ impl SgdTrainer {
         let stride = padded(k);
         let layout = Layout::new(
             train,
-            SgdConfig::strata(threads, n_items, stride),
+            if std::env::var("MF_OLD").is_ok() {
+                let b = {
+                    let for_cache = (n_items * stride * 4).div_ceil(1 << 20).max(1);
+                    let ft = if threads <= 1 { 1 } else { 2 * threads };
+                    let t = threads.max(1);
+                    for_cache.max(ft).div_ceil(t) * t
+                };
+                (b, b)
+            } else {
+                SgdConfig::strata(threads, n_users, n_items, stride)
+            },
             config.seed,
         );
         // Initial factors in external order (independent of the layout).
         let (p0, q0) = config.initial_factors(train);
         let bias_len = |n: usize| if config.biases { n } else { 0 };
         let state = State {
-            p: layout.users.to_internal(&p0, k, stride),
-            q: layout.items.to_internal(&q0, k, stride),
+            p: Aligned::from_slice(&layout.users.to_internal(&p0, k, stride)),
+            q: Aligned::from_slice(&layout.items.to_internal(&q0, k, stride)),
             bu: vec![0.0; bias_len(n_users)],
             bi: vec![0.0; bias_len(n_items)],
         };
@@ -470,9 +497,9 @@ impl SgdTrainer {
         self.threads
     }
 
-    /// Number of strata `B` per side (`B x B` blocks).
-    pub fn strata(&self) -> usize {
-        self.layout.b
+    /// Numbers of user and item strata `(U, I)` (`U x I` blocks).
+    pub fn strata(&self) -> (usize, usize) {
+        (self.layout.bu, self.layout.bi)
     }
 
     /// The current factors as a model.
@@ -502,8 +529,8 @@ impl SgdTrainer {
 /// Factors and biases in the layout's internal row order.
 #[derive(Debug, Clone)]
 struct State {
-    p: Vec<f32>,
-    q: Vec<f32>,
+    p: Aligned,
+    q: Aligned,
     bu: Vec<f32>,
     bi: Vec<f32>,
 }
@@ -602,12 +629,15 @@ impl Strata {
 /// The DSGD blocking of the training ratings.
 #[derive(Debug, Clone)]
 struct Layout {
-    b: usize,
+    /// User strata.
+    bu: usize,
+    /// Item strata, a multiple of `bu`.
+    bi: usize,
     users: Strata,
     items: Strata,
-    /// Ratings grouped by block `a * b + c` (user stratum a, item stratum c),
-    /// with rows relative to their strata's first rows; shuffled once within
-    /// each block.
+    /// Ratings grouped by block `a * bi + c` (user stratum a, item stratum
+    /// c), with rows relative to their strata's first rows; shuffled once
+    /// within each block.
     entries: Vec<Entry>,
     /// First entry of each block, plus the total.
     block_start: Vec<usize>,
@@ -616,23 +646,25 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(train: &RatingMatrix, b: usize, seed: u64) -> Self {
+    fn new(train: &RatingMatrix, (bu, bi): (usize, usize), seed: u64) -> Self {
+        debug_assert_eq!(bi % bu, 0, "item strata are a multiple of user strata");
         let user_counts: Vec<usize> = (0..train.n_users())
             .map(|u| train.user_count(UserIdx(u as u32)))
             .collect();
         let item_counts: Vec<usize> = (0..train.n_items())
             .map(|i| train.item_count(ItemIdx(i as u32)))
             .collect();
-        let users = Strata::balance(&user_counts, b);
-        let items = Strata::balance(&item_counts, b);
-        let block_of = |u: usize, i: usize| users.of[u] as usize * b + items.of[i] as usize;
-        let mut block_start = vec![0usize; b * b + 1];
+        let users = Strata::balance(&user_counts, bu);
+        let items = Strata::balance(&item_counts, bi);
+        let n_blocks = bu * bi;
+        let block_of = |u: usize, i: usize| users.of[u] as usize * bi + items.of[i] as usize;
+        let mut block_start = vec![0usize; n_blocks + 1];
         for u in 0..train.n_users() {
             for &i in train.user_ratings(UserIdx(u as u32)).0 {
                 block_start[block_of(u, i) + 1] += 1;
             }
         }
-        for x in 0..b * b {
+        for x in 0..n_blocks {
             block_start[x + 1] += block_start[x];
         }
         let mut next = block_start.clone();
@@ -650,14 +682,15 @@ impl Layout {
                 next[blk] += 1;
             }
         }
-        let mut chunk_start = vec![0usize; b * b + 1];
-        for x in 0..b * b {
+        let mut chunk_start = vec![0usize; n_blocks + 1];
+        for x in 0..n_blocks {
             let blk = &mut entries[block_start[x]..block_start[x + 1]];
             blk.shuffle(&mut rng_for(seed, x as u64 + 1));
             chunk_start[x + 1] = chunk_start[x] + blk.len().div_ceil(CHUNK);
         }
         Self {
-            b,
+            bu,
+            bi,
             users,
             items,
             entries,
@@ -674,8 +707,8 @@ impl Layout {
             .collect()
     }
 
-    /// One epoch: shuffle every block's chunk order, then run the `B`
-    /// sub-epochs in a seeded order, each one's `B` blocks in parallel.
+    /// One epoch: shuffle every block's chunk order, then run the `I`
+    /// sub-epochs in a seeded order, each one's `U` blocks in parallel.
     #[allow(clippy::too_many_arguments)]
     fn epoch(
         &self,
@@ -688,10 +721,10 @@ impl Layout {
         epoch: usize,
         parallel: bool,
     ) {
-        let b = self.b;
+        let (bu, bi) = (self.bu, self.bi);
         let stream = |block: usize| ((epoch as u64) << 32) | (block as u64 + 1);
         {
-            let mut blocks = Vec::with_capacity(b * b);
+            let mut blocks = Vec::with_capacity(bu * bi);
             let mut rest = &mut *order;
             for w in self.chunk_start.windows(2) {
                 let (head, tail) = rest.split_at_mut(w[1] - w[0]);
@@ -707,23 +740,24 @@ impl Layout {
                 blocks.iter_mut().enumerate().for_each(shuffle);
             }
         }
-        let mut offsets: Vec<usize> = (0..b).collect();
+        let mut offsets: Vec<usize> = (0..bi).collect();
         offsets.shuffle(&mut rng_for(seed, (epoch as u64) << 32));
         let biases = !state.bu.is_empty();
         let order = &*order;
-        let mut block_preds: Vec<Option<&mut [f32]>> = Vec::with_capacity(b * b);
+        let mut block_preds: Vec<Option<&mut [f32]>> = Vec::with_capacity(bu * bi);
         let mut rest = preds;
         for w in self.block_start.windows(2) {
             let (head, tail) = rest.split_at_mut(w[1] - w[0]);
             block_preds.push(Some(head));
             rest = tail;
         }
+        let spread = bi / bu;
         for &s in &offsets {
             let ps = self.users.split(&mut state.p, k);
             let bus = if biases {
                 self.users.split(&mut state.bu, 1)
             } else {
-                (0..b).map(|_| <&mut [f32]>::default()).collect()
+                (0..bu).map(|_| <&mut [f32]>::default()).collect()
             };
             let mut qs: Vec<Option<&mut [f32]>> = self
                 .items
@@ -738,20 +772,20 @@ impl Layout {
                     .map(Some)
                     .collect()
             } else {
-                (0..b).map(|_| Some(<&mut [f32]>::default())).collect()
+                (0..bi).map(|_| Some(<&mut [f32]>::default())).collect()
             };
             let tasks: Vec<BlockPass<'_>> = ps
                 .into_iter()
                 .zip(bus)
                 .enumerate()
-                .map(|(a, (p, bu))| {
-                    let c = (a + s) % b;
-                    let blk = a * b + c;
+                .map(|(a, (p, bu_a))| {
+                    let c = (a * spread + s) % bi;
+                    let blk = a * bi + c;
                     BlockPass {
                         k,
                         p,
                         q: qs[c].take().expect("each item stratum once per sub-epoch"),
-                        bu,
+                        bu: bu_a,
                         bi: bis[c].take().expect("each item stratum once per sub-epoch"),
                         entries: &self.entries[self.block_start[blk]..self.block_start[blk + 1]],
                         preds: block_preds[blk].take().expect("each block once per epoch"),
@@ -823,11 +857,12 @@ mod tests {
         /// Every training rating lands in exactly one block, with rows that
         /// map back to its user and item.
         #[test]
-        fn blocks_partition_the_ratings(nu in 1usize..30, ni in 1usize..30, b in 1usize..7, seed in 0u64..100) {
+        fn blocks_partition_the_ratings(nu in 1usize..30, ni in 1usize..30, bu in 1usize..5, spread in 1usize..4, seed in 0u64..100) {
             let train = RatingMatrix::new(&random_ratings(nu, ni, 0.3, seed)).unwrap();
-            let layout = Layout::new(&train, b, seed);
+            let bi = bu * spread;
+            let layout = Layout::new(&train, (bu, bi), seed);
             prop_assert_eq!(layout.entries.len(), train.nnz());
-            prop_assert_eq!(layout.block_start.len(), b * b + 1);
+            prop_assert_eq!(layout.block_start.len(), bu * bi + 1);
             let inv = |s: &Strata| {
                 let mut inv = vec![0usize; s.pos.len()];
                 for (x, &p) in s.pos.iter().enumerate() { inv[p as usize] = x; }
@@ -835,9 +870,9 @@ mod tests {
             };
             let (iu, ii) = (inv(&layout.users), inv(&layout.items));
             let mut seen = Vec::new();
-            for a in 0..b {
-                for c in 0..b {
-                    let blk = a * b + c;
+            for a in 0..bu {
+                for c in 0..bi {
+                    let blk = a * bi + c;
                     for e in &layout.entries[layout.block_start[blk]..layout.block_start[blk + 1]] {
                         let u = iu[layout.users.start[a] + e.u as usize];
                         let i = ii[layout.items.start[c] + e.i as usize];
@@ -856,12 +891,16 @@ mod tests {
 
     #[test]
     fn strata_count_follows_threads_and_cache_size() {
-        // ml-latest-small at k = 100 (stride 112): 9,724 x 448 B = 4.4 MB -> 5 strata.
-        assert_eq!(SgdConfig::strata(1, 9_724, 112), 5);
-        assert_eq!(SgdConfig::strata(2, 9_724, 112), 6);
-        assert_eq!(SgdConfig::strata(1, 9_724, 16), 1);
-        assert_eq!(SgdConfig::strata(2, 9_724, 16), 4);
-        assert_eq!(SgdConfig::strata(3, 100, 16), 6);
+        // ml-latest-small at k = 200 (stride 208): users 610 x 832 B = 508 KB
+        // -> 1 stratum, items 9,724 x 832 B = 8.1 MB -> 16 strata.
+        assert_eq!(SgdConfig::strata(1, 610, 9_724, 208), (1, 16));
+        assert_eq!(SgdConfig::strata(2, 610, 9_724, 208), (4, 16));
+        assert_eq!(SgdConfig::strata(1, 610, 9_724, 112), (1, 9));
+        assert_eq!(SgdConfig::strata(2, 610, 9_724, 112), (4, 12));
+        assert_eq!(SgdConfig::strata(1, 610, 9_724, 16), (1, 2));
+        assert_eq!(SgdConfig::strata(3, 10, 100, 16), (6, 6));
+        // A large catalogue: 162k users at k = 112 -> 139 user strata, rounded to 140.
+        assert_eq!(SgdConfig::strata(2, 162_541, 59_047, 112).0, 140);
     }
 
     #[test]

@@ -92,12 +92,53 @@ struct Marks {
     sim: Vec<f32>,
 }
 
+/// Walks a best-first head (`hi`, `hs`) to its K-th rated item, marking
+/// the rated items it passes in `m`, and returns the span of words marked
+/// (`lo..=hi`, empty when none is); with fewer than K rated in the head,
+/// the same when `whole` (the head is the whole list), else `None` (nothing
+/// left marked). The step is branch-free but for the stop at K: every
+/// similarity is written, only rated items marked.
+#[inline(always)]
+fn walk_mark(
+    st: &Row<'_>,
+    k: usize,
+    hi: &[u32],
+    hs: &[f32],
+    whole: bool,
+    m: &mut Marks,
+) -> Option<(usize, usize)> {
+    if m.sim.is_empty() {
+        m.sim = vec![0.0; st.resid.len()];
+        m.bits = vec![0; st.rated.len()];
+    }
+    let (mut found, mut lo_w, mut hi_w) = (0usize, usize::MAX, 0usize);
+    let (rated, bits, sim) = (&st.rated[..], &mut m.bits[..], &mut m.sim[..]);
+    for (&j, &s) in hi.iter().zip(hs) {
+        let j = j as usize;
+        let w = j / 64;
+        let hit = rated[w] >> (j % 64) & 1;
+        bits[w] |= hit << (j % 64);
+        sim[j] = s;
+        found += hit as usize;
+        lo_w = lo_w.min(if hit != 0 { w } else { usize::MAX });
+        hi_w = hi_w.max(if hit != 0 { w } else { 0 });
+        if found == k {
+            break;
+        }
+    }
+    if found < k && !whole {
+        if found > 0 {
+            bits[lo_w..=hi_w].fill(0);
+        }
+        return None;
+    }
+    Some((lo_w, hi_w))
+}
+
 /// Walks a best-first head (`hi`, `hs`) to its K-th rated item and returns
 /// the numerator and denominator of the K, summed in item order; with
 /// fewer than K rated in the head, the same over those it holds when
-/// `whole` (the head is the whole list), else `None` (nothing left
-/// marked). The step is branch-free but for the stop at K: every
-/// similarity is written, only rated items marked.
+/// `whole` (the head is the whole list), else `None` (see [`walk_mark`]).
 #[inline]
 fn walk_head(
     st: &Row<'_>,
@@ -107,33 +148,9 @@ fn walk_head(
     whole: bool,
     m: &mut Marks,
 ) -> Option<(f64, f64)> {
-    if m.sim.is_empty() {
-        m.sim = vec![0.0; st.resid.len()];
-        m.bits = vec![0; st.rated.len()];
-    }
-    let (mut found, mut lo_w, mut hi_w) = (0usize, usize::MAX, 0usize);
-    for (&j, &s) in hi.iter().zip(hs) {
-        let j = j as usize;
-        let w = j / 64;
-        let hit = st.rated[w] >> (j % 64) & 1;
-        m.bits[w] |= hit << (j % 64);
-        m.sim[j] = s;
-        found += hit as usize;
-        lo_w = lo_w.min(if hit != 0 { w } else { usize::MAX });
-        hi_w = hi_w.max(if hit != 0 { w } else { 0 });
-        if found == k {
-            break;
-        }
-    }
-    if found == 0 {
-        return whole.then_some((0.0, 0.0));
-    }
-    if found < k && !whole {
-        m.bits[lo_w..=hi_w].fill(0);
-        return None;
-    }
+    let (lo_w, hi_w) = walk_mark(st, k, hi, hs, whole, m)?;
     let (mut num, mut den) = (0.0f64, 0.0f64);
-    for w in lo_w..=hi_w {
+    for w in lo_w..hi_w.wrapping_add(1).max(lo_w) {
         let mut x = std::mem::take(&mut m.bits[w]);
         while x != 0 {
             let j = w * 64 + x.trailing_zeros() as usize;
@@ -144,6 +161,90 @@ fn walk_head(
         }
     }
     Some((num, den))
+}
+
+/// Columns whose sums run side by side in [`Lanes`].
+const LANES: usize = 8;
+
+/// The terms of up to [`LANES`] walked columns, each in item order, laid
+/// out term by term (`[t * LANES + lane]`), so that their sums run side by
+/// side: each column's sum is still one sequential sum in item order (the
+/// same bits), but the columns no longer wait on one another's additions.
+#[derive(Default)]
+struct Lanes {
+    used: usize,
+    cols: [usize; LANES],
+    len: [usize; LANES],
+    /// Similarities and residuals (`r - b(row, j)`).
+    s: Vec<f64>,
+    r: Vec<f64>,
+}
+
+impl Lanes {
+    /// Room for columns of up to `k` terms.
+    fn reserve(&mut self, k: usize) {
+        let n = k.max(1) * LANES;
+        if self.s.len() < n {
+            self.s.resize(n, 0.0);
+            self.r.resize(n, 0.0);
+        }
+    }
+
+    /// Takes the marked items of words `lo_w..=hi_w` (at most K) as the
+    /// terms of `col`, clearing the marks.
+    #[inline(always)]
+    fn push(&mut self, st: &Row<'_>, m: &mut Marks, (lo_w, hi_w): (usize, usize), col: usize) {
+        let l = self.used;
+        let (s, r) = (&mut self.s[..], &mut self.r[..]);
+        let mut t = l;
+        for w in lo_w..hi_w.wrapping_add(1).max(lo_w) {
+            let mut x = std::mem::take(&mut m.bits[w]);
+            while x != 0 {
+                let j = w * 64 + x.trailing_zeros() as usize;
+                x &= x - 1;
+                s[t] = f64::from(m.sim[j]);
+                r[t] = st.resid[j];
+                t += LANES;
+            }
+        }
+        self.len[l] = t / LANES;
+        self.cols[l] = col;
+        self.used += 1;
+    }
+
+    /// Sums the columns held and writes their estimates into `out` (whose
+    /// first column is `lo`). A shorter column is padded with `0 * 0`,
+    /// which leaves its sums as they are (a sum that starts at +0 is never
+    /// -0, so adding +0 changes no bit).
+    #[inline(always)]
+    fn flush(&mut self, model: &KnnModel, row: usize, lo: usize, out: &mut [f32]) {
+        let used = self.used;
+        if used == 0 {
+            return;
+        }
+        let max = self.len[..used].iter().copied().max().unwrap_or(0);
+        for l in 0..used {
+            for t in self.len[l]..max {
+                self.s[t * LANES + l] = 0.0;
+                self.r[t * LANES + l] = 0.0;
+            }
+        }
+        let (mut num, mut den) = ([0.0f64; LANES], [0.0f64; LANES]);
+        for (s, r) in self.s[..max * LANES]
+            .chunks_exact(LANES)
+            .zip(self.r[..max * LANES].chunks_exact(LANES))
+        {
+            for l in 0..LANES {
+                num[l] += s[l] * r[l];
+                den[l] += s[l].abs();
+            }
+        }
+        for l in 0..used {
+            let col = self.cols[l];
+            out[col - lo] = model.finish(row, col, num[l], den[l]);
+        }
+        self.used = 0;
+    }
 }
 
 /// Per-task buffers of the sift.
@@ -166,6 +267,7 @@ struct Sift {
 #[derive(Default)]
 struct Scratch {
     walk: Marks,
+    lanes: Lanes,
     /// The fallback's candidates (ascending items) and keys.
     cands: Vec<(u32, f32)>,
     keys: Vec<u64>,
@@ -304,27 +406,39 @@ impl KnnModel {
     /// keeps the K best by a selection. Columns are independent, so they
     /// run in parallel chunks; each column is computed by one task alone, so
     /// the scores do not depend on the thread count.
-    pub(super) fn score_walk(&self, row: usize, ri: &[u32], rv: &[f32], out: &mut [f32]) {
+    ///
+    /// Columns set in `skip` are not scored (NaN).
+    pub(super) fn score_walk(
+        &self,
+        row: usize,
+        ri: &[u32],
+        rv: &[f32],
+        out: &mut [f32],
+        skip: Option<&[u64]>,
+    ) {
         let pref = self.pref();
         let st = Row::new(self, row, ri, rv, Some(pref));
+        let arch = pulp::Arch::new();
         out.par_chunks_mut(CHUNK)
             .enumerate()
             .for_each_init(Scratch::default, |sc, (c, chunk)| {
-                for (i, o) in chunk.iter_mut().enumerate() {
-                    *o = self.walk_column(&st, pref, c * CHUNK + i, sc);
-                }
+                arch.dispatch(WalkChunk {
+                    model: self,
+                    st: &st,
+                    pref,
+                    lo: c * CHUNK,
+                    out: chunk,
+                    skip,
+                    sc,
+                });
             });
     }
 
-    /// The estimate of one column by the walk (see
-    /// [`score_walk`](Self::score_walk)).
-    fn walk_column(&self, st: &Row<'_>, pref: &PrefOrder, col: usize, sc: &mut Scratch) -> f32 {
+    /// The estimate of one column whose head ran out before its K-th rated
+    /// item (see [`score_walk`](Self::score_walk)).
+    fn walk_fallback(&self, st: &Row<'_>, col: usize, sc: &mut Scratch) -> f32 {
         let k = self.config.k;
-        let (hi, hs) = pref.head(col);
         let (ni, ns) = self.sims.neighbours(col);
-        if let Some(p) = walk_head(st, k, hi, hs, hi.len() == ni.len(), &mut sc.walk) {
-            return self.finish(st.row, col, p.0, p.1);
-        }
         if ni.len() > 16 * st.n_rated {
             return self.estimate(st.row, col, &mut sc.buf);
         }
@@ -350,6 +464,57 @@ impl KnnModel {
             }
         }
         self.finish(st.row, col, num, den)
+    }
+}
+
+/// One chunk of columns of [`KnnModel::score_walk`] (columns
+/// `lo..lo + out.len()`), compiled for the widest vector instructions the
+/// CPU has (the same arithmetic, so the same bits).
+struct WalkChunk<'a, 'b> {
+    model: &'a KnnModel,
+    st: &'a Row<'b>,
+    pref: &'a PrefOrder,
+    lo: usize,
+    out: &'a mut [f32],
+    skip: Option<&'a [u64]>,
+    sc: &'a mut Scratch,
+}
+
+impl pulp::WithSimd for WalkChunk<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let Self {
+            model,
+            st,
+            pref,
+            lo,
+            out,
+            skip,
+            sc,
+        } = self;
+        let k = model.config.k;
+        sc.lanes.reserve(k);
+        for i in 0..out.len() {
+            let col = lo + i;
+            if skip.is_some_and(|s| s[col / 64] >> (col % 64) & 1 != 0) {
+                out[i] = f32::NAN;
+                continue;
+            }
+            let (hi, hs) = pref.head(col);
+            let whole = hi.len() == model.sims.neighbours(col).0.len();
+            match walk_mark(st, k, hi, hs, whole, &mut sc.walk) {
+                Some(span) => {
+                    sc.lanes.push(st, &mut sc.walk, span, col);
+                    if sc.lanes.used == LANES {
+                        sc.lanes.flush(model, st.row, lo, out);
+                    }
+                }
+                None => out[i] = model.walk_fallback(st, col, sc),
+            }
+        }
+        sc.lanes.flush(model, st.row, lo, out);
     }
 }
 
@@ -428,6 +593,20 @@ mod movielens_tests {
                     .1,
             );
             model.score_into(u, &mut out);
+            let mut unseen: Vec<(usize, f32)> = out
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|&(i, s)| s.is_finite() && !train.user_ratings(u).0.contains(&i))
+                .collect();
+            unseen.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            unseen.truncate(10);
+            let top: Vec<(usize, f32)> = model
+                .recommend(u, 10, &train)
+                .into_iter()
+                .map(|(i, s)| (i.get(), s))
+                .collect();
+            assert_eq!(top, unseen, "recommend: user {u:?}");
             for (i, &o) in out.iter().enumerate() {
                 let p = model.predict(u, movierec_core::ItemIdx(i as u32));
                 assert_eq!(
