@@ -95,7 +95,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
     let scale = saved.meta.scale;
     let mut cands: Vec<(f32, u64, usize)> = (0..n)
         .filter(|&i| !seen[i] && counts[i] >= min && scores[i].is_finite())
-        .map(|i| (scale.clamp(scores[i]), saved.items.raw(i as u32), i))
+        .map(|i| (scores[i], saved.items.raw(i as u32), i))
         .filter(|&(_, id, _)| {
             exclude.is_empty()
                 || catalog
@@ -103,27 +103,34 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
                     .is_none_or(|m| !m.genres.iter().any(|g| exclude.contains(&g.to_lowercase())))
         })
         .collect();
-    // Best first, ties by movie id; a partial sort, then the head sorted.
-    let order =
-        |a: &(f32, u64, usize), b: &(f32, u64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    if args.top < cands.len() {
-        if args.top == 0 {
-            cands.clear();
-        } else {
-            cands.select_nth_unstable_by(args.top - 1, order);
-            cands.truncate(args.top);
-        }
-    }
-    cands.sort_unstable_by(order);
+    best_first(&mut cands, args.top);
     let rows: Vec<Row> = cands
         .iter()
-        .map(|&(score, id, _)| row(&catalog, id, score))
+        .map(|&(score, id, _)| row(&catalog, id, scale.clamp(score)))
         .collect();
     ensure!(
         !rows.is_empty() || args.top == 0,
         "no movie left to recommend (all rated, filtered out, or without a score)"
     );
     print_rows(&rows, "score", args.json)
+}
+
+/// Keeps the `top` best of `(raw estimate, movie id, item)` candidates,
+/// best raw estimate first, ties by movie id (a partial sort, then the head
+/// sorted). Ranking by the clamped rating instead would tie every estimate
+/// above the top of the scale and list those by id.
+fn best_first(cands: &mut Vec<(f32, u64, usize)>, top: usize) {
+    let order =
+        |a: &(f32, u64, usize), b: &(f32, u64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if top < cands.len() {
+        if top == 0 {
+            cands.clear();
+        } else {
+            cands.select_nth_unstable_by(top - 1, order);
+            cands.truncate(top);
+        }
+    }
+    cands.sort_unstable_by(order);
 }
 
 /// The scores of a new user from their ratings, without retraining.
@@ -344,4 +351,25 @@ pub fn print_rows(rows: &[Row], what: &str, json: bool) -> anyhow::Result<()> {
         ));
     }
     Ok(crate::emit(&t)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_by_raw_estimate_above_the_scale_then_by_id() {
+        let mut cands = vec![
+            (5.2, 10, 0),
+            (6.1, 30, 1),
+            (4.0, 5, 2),
+            (5.2, 7, 3),
+            (5.0, 1, 4),
+        ];
+        best_first(&mut cands, 4);
+        let ids: Vec<u64> = cands.iter().map(|c| c.1).collect();
+        assert_eq!(ids, [30, 7, 10, 1]);
+        best_first(&mut cands, 0);
+        assert!(cands.is_empty());
+    }
 }
