@@ -66,14 +66,14 @@ use crate::{Biases, ConfigError, Error, MfModel, Result};
 /// least `2 threads` (1 on one thread) and large enough that one user
 /// stratum's factors take at most 512 KiB; `I` is large enough that one item
 /// stratum's factors take at most 512 KiB too. The blocking is thus also
-/// cache blocking, and pays on a single thread: a block's rows, about 1 MiB,
-/// stay in a core's L2 cache while its ratings are visited, so each item row
-/// is fetched from memory once per block and then reused by all the block's
+/// cache blocking, on a single thread too: a block's rows, about 1 MiB, fit
+/// a core's L2 cache while its ratings are visited, so an item row can be
+/// fetched from memory once per block and reused by all the block's
 /// ratings of that item (on ml-latest-small at `k = 200`, one thread: all
 /// 610 users in one stratum, 16 item strata, each item row used about 8
-/// times per visit). Visiting blocks in random order and ratings in random
-/// order inside each block is LIBMF's "partial random" scheme. The order of
-/// the sub-epochs and the chunk order inside each block are drawn from
+/// times per visit). `U` is rounded up to a multiple of the thread count.
+/// The order of the sub-epochs and the chunk order inside each block (each
+/// block's ratings are shuffled once, in chunks of 64) are drawn from
 /// `(seed, epoch, block)` streams, so a fit depends only on `seed`,
 /// `threads`, `k` and the data's shape, never on timing; `threads = 1` runs
 /// the blocks one after the other with no rayon at all.
