@@ -547,12 +547,11 @@ impl KnnModel {
         }
     }
 
-    /// The estimate from the candidates in `buf.cands` (ascending items):
-    /// the neighbourhood rule picks among them, then the prediction form
-    /// sums in ascending item order, as the accumulating scorer does.
-    fn estimate_candidates(&self, row: usize, col: usize, buf: &mut Buf) -> f32 {
-        let cut = match self.config.neighbourhood {
-            Neighbourhood::Report => self.cuts[col],
+    /// The least-preferred `(sim, item)` the neighbourhood rule keeps among
+    /// the candidates in `buf.cands` for column `col`, or `None` to keep all.
+    fn neighbourhood_cut(&self, col: usize, buf: &mut Buf) -> Option<(f32, u32)> {
+        match self.config.neighbourhood {
+            Neighbourhood::Report => self.cuts.get(col).copied().flatten(),
             Neighbourhood::Rated if buf.cands.len() > self.config.k => {
                 buf.keys.clear();
                 buf.keys.extend(buf.cands.iter().map(|c| (c.sim, c.j)));
@@ -562,7 +561,14 @@ impl KnnModel {
                 Some(buf.keys[k - 1])
             }
             Neighbourhood::Rated => None,
-        };
+        }
+    }
+
+    /// The estimate from the candidates in `buf.cands` (ascending items):
+    /// the neighbourhood rule picks among them, then the prediction form
+    /// sums in ascending item order, as the accumulating scorer does.
+    fn estimate_candidates(&self, row: usize, col: usize, buf: &mut Buf) -> f32 {
+        let cut = self.neighbourhood_cut(col, buf);
         let (mut num, mut den) = (0.0f64, 0.0f64);
         for &c in &buf.cands {
             if cut.is_none_or(|cut| by_preference((c.sim, c.j), cut).is_le()) {
@@ -881,6 +887,23 @@ impl KnnModel {
     }
 }
 
+impl KnnModel {
+    /// The row's residuals `r - b(row, j)` by column (as [`KnnModel::term`]
+    /// computes them, NaN where unrated) and one bit per column it rated:
+    /// the per-row state of both column walks.
+    pub(super) fn residuals(&self, row: usize, ri: &[u32], rv: &[f32]) -> (Vec<f64>, Vec<u64>) {
+        let n = self.data.n_cols();
+        let mut resid = vec![f64::NAN; n];
+        let mut rated = vec![0u64; n.div_ceil(64)];
+        for (&j, &r) in ri.iter().zip(rv) {
+            let j = j as usize;
+            resid[j] = f64::from(r) - f64::from(self.base(row, j));
+            rated[j / 64] |= 1 << (j % 64);
+        }
+        (resid, rated)
+    }
+}
+
 /// Scores columns of one row by walking the heads of their lists in
 /// preference order (see [`KnnModel::score_row`]).
 struct Walk<'a> {
@@ -902,13 +925,7 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     fn new(model: &'a KnnModel, row: usize, ri: &[u32], rv: &[f32]) -> Self {
         let n = model.data.n_cols();
-        let mut resid = vec![f64::NAN; n];
-        let mut rated = vec![0u64; n.div_ceil(64)];
-        for (&j, &r) in ri.iter().zip(rv) {
-            let j = j as usize;
-            resid[j] = f64::from(r) - f64::from(model.base(row, j));
-            rated[j / 64] |= 1 << (j % 64);
-        }
+        let (resid, rated) = model.residuals(row, ri, rv);
         Self {
             model,
             pref: model.pref(),

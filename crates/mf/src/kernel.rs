@@ -208,7 +208,27 @@ fn update_in_registers<S: Simd, const BIASES: bool, const N: usize>(
         acc[j % 2] = simd.mul_add_f32s(pv[j], qv[j], acc[j % 2]);
     }
     let sum = simd.add_f32s(acc[0], acc[1]);
-    let mut pred = simd.reduce_sum_f32s(sum);
+    let (pred, err) = finish::<BIASES>(simd.reduce_sum_f32s(sum), bu, bi, e, step);
+    let g_v = simd.splat_f32s(step.lr_factors * err);
+    for j in 0..N {
+        ph[j] = simd.mul_add_f32s(g_v, qv[j], simd.mul_f32s(decay_v, pv[j]));
+        qh[j] = simd.mul_add_f32s(g_v, pv[j], simd.mul_f32s(decay_v, qv[j]));
+    }
+    pred
+}
+
+/// The prediction from the factors' dot product (plus `mu + b_u + b_i`
+/// with biases) and its error; updates the biases. Returns both.
+#[inline(always)]
+fn finish<const BIASES: bool>(
+    dot: f32,
+    bu: &mut [f32],
+    bi: &mut [f32],
+    e: &Entry,
+    step: Step,
+) -> (f32, f32) {
+    let (u, i) = (e.u as usize, e.i as usize);
+    let mut pred = dot;
     if BIASES {
         pred += step.mu + bu[u] + bi[i];
     }
@@ -217,12 +237,7 @@ fn update_in_registers<S: Simd, const BIASES: bool, const N: usize>(
         bu[u] += step.lr_biases * (err - step.reg_biases * bu[u]);
         bi[i] += step.lr_biases * (err - step.reg_biases * bi[i]);
     }
-    let g_v = simd.splat_f32s(step.lr_factors * err);
-    for j in 0..N {
-        ph[j] = simd.mul_add_f32s(g_v, qv[j], simd.mul_f32s(decay_v, pv[j]));
-        qh[j] = simd.mul_add_f32s(g_v, pv[j], simd.mul_f32s(decay_v, qv[j]));
-    }
-    pred
+    (pred, err)
 }
 
 /// Row width of `N` vectors of `S`.
@@ -250,15 +265,7 @@ fn update<S: Simd, const BIASES: bool>(
     let (u, i) = (e.u as usize, e.i as usize);
     let pu = &mut p[u * k..u * k + k];
     let qi = &mut q[i * k..i * k + k];
-    let mut pred = dot_simd(simd, pu, qi);
-    if BIASES {
-        pred += step.mu + bu[u] + bi[i];
-    }
-    let err = e.r - pred;
-    if BIASES {
-        bu[u] += step.lr_biases * (err - step.reg_biases * bu[u]);
-        bi[i] += step.lr_biases * (err - step.reg_biases * bi[i]);
-    }
+    let (pred, err) = finish::<BIASES>(dot_simd(simd, pu, qi), bu, bi, e, step);
     let g = step.lr_factors * err;
     let g_v = simd.splat_f32s(g);
     let (ph, pt) = S::as_mut_simd_f32s(pu);

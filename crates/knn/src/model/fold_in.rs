@@ -5,7 +5,7 @@
 use movierec_core::{ItemIdx, UserIdx};
 
 use super::{intersect, Buf, Cand, KnnModel, BUF};
-use crate::config::{Neighbourhood, Prediction};
+use crate::config::Prediction;
 use crate::similarity::by_preference;
 
 impl KnnModel {
@@ -80,18 +80,7 @@ impl KnnModel {
                     }
                     _ => intersect(&ri, &rv, ni, ns, &mut buf.cands),
                 }
-                let cut = match self.config.neighbourhood {
-                    Neighbourhood::Report => self.cuts.get(col).copied().flatten(),
-                    Neighbourhood::Rated if buf.cands.len() > self.config.k => {
-                        buf.keys.clear();
-                        buf.keys.extend(buf.cands.iter().map(|c| (c.sim, c.j)));
-                        let k = self.config.k;
-                        buf.keys
-                            .select_nth_unstable_by(k - 1, |a, b| by_preference(*a, *b));
-                        Some(buf.keys[k - 1])
-                    }
-                    Neighbourhood::Rated => None,
-                };
+                let cut = self.neighbourhood_cut(col, buf);
                 let (mut num, mut den) = (0.0f64, 0.0f64);
                 for c in &buf.cands {
                     if cut.is_none_or(|cut| by_preference((c.sim, c.j), cut).is_le()) {

@@ -61,14 +61,7 @@ impl<'a> Row<'a> {
         rv: &[f32],
         pref: Option<&'a PrefOrder>,
     ) -> Self {
-        let n = model.data.n_cols();
-        let mut resid = vec![f64::NAN; n];
-        let mut rated = vec![0u64; n.div_ceil(64)];
-        for (&j, &r) in ri.iter().zip(rv) {
-            let j = j as usize;
-            resid[j] = f64::from(r) - f64::from(model.base(row, j));
-            rated[j / 64] |= 1 << (j % 64);
-        }
+        let (resid, rated) = model.residuals(row, ri, rv);
         Self {
             row,
             n_rated: ri.len(),
