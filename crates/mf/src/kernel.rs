@@ -147,6 +147,7 @@ fn pass<S: Simd, const BIASES: bool>(simd: S, pass: BlockPass<'_>) {
         step,
         ..
     } = pass;
+    warm(simd, q);
     let decay = 1.0 - step.lr_factors * step.reg_factors;
     let decay_v = simd.splat_f32s(decay);
     let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
@@ -281,6 +282,20 @@ fn update<S: Simd, const BIASES: bool>(
         *qs = g * p0 + decay * q0;
     }
     pred
+}
+
+/// Reads `rows` once, front to back. A block's item rows were last written
+/// by another block, so most are out of the L2 cache when it starts: read
+/// in order, the hardware prefetcher streams them in, where the block's
+/// random order would wait out one miss at a time.
+#[inline(always)]
+fn warm<S: Simd>(simd: S, rows: &[f32]) {
+    let (head, _) = S::as_simd_f32s(rows);
+    let mut acc = simd.splat_f32s(0.0);
+    for v in head {
+        acc = simd.add_f32s(acc, *v);
+    }
+    std::hint::black_box(acc);
 }
 
 /// `a . b` with two vector accumulators (f32; `a.len() == b.len()`).

@@ -5,9 +5,12 @@ use movierec_core::{
     rng_for, Control, EpochRecord, Fit, ItemIdx, Observer, RatingMatrix, RatingScale, Ratings,
     SetMetrics, UserIdx,
 };
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
+
 use rand::seq::SliceRandom;
+use rand::Rng as _;
 use rand_distr::{Distribution, Normal};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::{self, padded, Aligned, BlockPass, Entry, Step, CHUNK};
@@ -60,23 +63,35 @@ use crate::{Biases, ConfigError, Error, MfModel, Result};
 /// DSGD / LIBMF blocking (Gemulla et al. 2011; Chin et al. 2015). Users are
 /// split into `U` strata and items into `I` strata (a multiple of `U`) of
 /// balanced rating counts, which cuts the ratings into `U x I` blocks. An
-/// epoch is `I` sub-epochs; sub-epoch `s` runs the `U` blocks
-/// `(a, (a I / U + s) mod I)` in parallel: they share no user and no item,
-/// so no two threads touch the same row and no lock is needed. `U` is at
-/// least `2 threads` (1 on one thread) and large enough that one user
-/// stratum's factors take at most 512 KiB; `I` is large enough that one item
-/// stratum's factors take at most 512 KiB too. The blocking is thus also
+/// epoch runs every block once in `I` steps: at step `t`, user stratum `a`
+/// runs item stratum `(a I / U + start + t) mod I`, with `start` drawn per
+/// epoch, so the blocks of a step share no user and no item. Threads do
+/// not wait for each other at the end of a step: a block runs as soon as
+/// the previous block of its user stratum and the previous block of its
+/// item stratum (`I / U` steps earlier) are done, so a thread can run up to
+/// `I / U - 1` steps ahead of another. Each row thus sees its updates in
+/// the schedule's order whatever the timing, and a parallel epoch is
+/// bit-identical to the same schedule run step by step (a proptest checks
+/// it). LIBMF's scheduler instead hands out whichever free block has had
+/// the fewest updates, which makes a fit depend on timing.
+///
+/// `U` is large enough that one user stratum's factors take at most 512
+/// KiB, rounded up to a multiple of the thread count (one stratum per
+/// thread on ml-latest-small); `I` is large enough that one item stratum's
+/// factors take at most 512 KiB too, and at least `2 U` on more than one
+/// thread so that threads have room to run ahead. The blocking is thus also
 /// cache blocking, on a single thread too: a block's rows, about 1 MiB, fit
-/// a core's L2 cache while its ratings are visited, so an item row can be
+/// a core's L2 cache while its ratings are visited, so an item row is
 /// fetched from memory once per block and reused by all the block's
 /// ratings of that item (on ml-latest-small at `k = 200`, one thread: all
 /// 610 users in one stratum, 16 item strata, each item row used about 8
-/// times per visit). `U` is rounded up to a multiple of the thread count.
-/// The order of the sub-epochs and the chunk order inside each block (each
-/// block's ratings are shuffled once, in chunks of 64) are drawn from
-/// `(seed, epoch, block)` streams, so a fit depends only on `seed`,
-/// `threads`, `k` and the data's shape, never on timing; `threads = 1` runs
-/// the blocks one after the other with no rayon at all.
+/// times per visit). A block first reads its item rows in order, so that
+/// the hardware prefetcher streams them in rather than the block's random
+/// order missing the cache one row at a time. The chunk order inside each
+/// block (each block's ratings are shuffled once, in chunks of 64) is
+/// drawn from `(seed, epoch, block)` streams, so a fit depends only on
+/// `seed`, `threads`, `k` and the data's shape; `threads = 1` runs the
+/// blocks one after the other with no rayon at all.
 ///
 /// The inner loop is a SIMD dot product and a fused update over contiguous
 /// `f32` rows, zero-padded to a multiple of 16 values so that the vector
@@ -248,16 +263,18 @@ impl SgdConfig {
         (p0, q0)
     }
 
-    /// Numbers of user and item strata `(U, I)`: `U` at least two per thread
-    /// (one on a single thread) and enough that one user stratum's factors
-    /// fit in [`STRATUM_BYTES`]; `I` enough that one item stratum's factors
-    /// fit there too, rounded up to a multiple of `U`.
+    /// Numbers of user and item strata `(U, I)`: `U` enough that one user
+    /// stratum's factors fit in [`STRATUM_BYTES`], rounded up to a multiple
+    /// of the thread count; `I` enough that one item stratum's factors fit
+    /// there too, and at least `2 U` on more than one thread (so that a
+    /// thread can run ahead of the others, see `Schedule`), rounded up to a
+    /// multiple of `U`.
     fn strata(threads: usize, n_users: usize, n_items: usize, stride: usize) -> (usize, usize) {
         let for_cache = |rows: usize| (rows * stride * 4).div_ceil(STRATUM_BYTES).max(1);
-        let for_threads = if threads <= 1 { 1 } else { 2 * threads };
         let t = threads.max(1);
-        let users = for_cache(n_users).max(for_threads).div_ceil(t) * t;
-        let items = for_cache(n_items).max(users).div_ceil(users) * users;
+        let users = for_cache(n_users).div_ceil(t) * t;
+        let slack = if t > 1 { 2 * users } else { users };
+        let items = for_cache(n_items).max(slack).div_ceil(users) * users;
         (users, items)
     }
 }
@@ -400,17 +417,7 @@ impl SgdTrainer {
         let stride = padded(k);
         let layout = Layout::new(
             train,
-            if std::env::var("MF_OLD").is_ok() {
-                let b = {
-                    let for_cache = (n_items * stride * 4).div_ceil(1 << 20).max(1);
-                    let ft = if threads <= 1 { 1 } else { 2 * threads };
-                    let t = threads.max(1);
-                    for_cache.max(ft).div_ceil(t) * t
-                };
-                (b, b)
-            } else {
-                SgdConfig::strata(threads, n_users, n_items, stride)
-            },
+            SgdConfig::strata(threads, n_users, n_items, stride),
             config.seed,
         );
         // Initial factors in external order (independent of the layout).
@@ -466,9 +473,8 @@ impl SgdTrainer {
             &mut self.preds,
             &mut self.state,
         );
-        let (k, seed, epoch, parallel) = (self.stride, c.seed, self.epoch, self.exec.parallel());
-        self.exec
-            .run(|| layout.epoch(order, preds, state, k, step, seed, epoch, parallel));
+        let (k, seed, epoch) = (self.stride, c.seed, self.epoch);
+        layout.epoch(order, preds, state, k, step, seed, epoch, &self.exec);
     }
 
     /// Metrics of the last epoch on the training ratings, from the
@@ -707,8 +713,11 @@ impl Layout {
             .collect()
     }
 
-    /// One epoch: shuffle every block's chunk order, then run the `I`
-    /// sub-epochs in a seeded order, each one's `U` blocks in parallel.
+    /// One epoch: every block once, in the order of a [`Schedule`] drawn
+    /// for this epoch; each block's chunk order is reshuffled just before
+    /// it runs. One thread runs the blocks step by step; more run each
+    /// block as soon as the blocks it depends on are done (rayon tasks, no
+    /// barrier between steps).
     #[allow(clippy::too_many_arguments)]
     fn epoch(
         &self,
@@ -719,89 +728,173 @@ impl Layout {
         step: Step,
         seed: u64,
         epoch: usize,
-        parallel: bool,
+        exec: &Exec,
     ) {
-        let (bu, bi) = (self.bu, self.bi);
-        let stream = |block: usize| ((epoch as u64) << 32) | (block as u64 + 1);
-        {
-            let mut blocks = Vec::with_capacity(bu * bi);
-            let mut rest = &mut *order;
-            for w in self.chunk_start.windows(2) {
-                let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-                blocks.push(head);
-                rest = tail;
-            }
-            let shuffle = |(x, blk): (usize, &mut &mut [u32])| {
-                blk.shuffle(&mut rng_for(seed, stream(x)));
-            };
-            if parallel {
-                blocks.par_iter_mut().enumerate().for_each(shuffle);
-            } else {
-                blocks.iter_mut().enumerate().for_each(shuffle);
-            }
-        }
-        let mut offsets: Vec<usize> = (0..bi).collect();
-        offsets.shuffle(&mut rng_for(seed, (epoch as u64) << 32));
+        let schedule = Schedule {
+            users: self.bu,
+            items: self.bi,
+            start: rng_for(seed, (epoch as u64) << 32).random_range(0..self.bi),
+        };
         let biases = !state.bu.is_empty();
-        let order = &*order;
-        let mut block_preds: Vec<Option<&mut [f32]>> = Vec::with_capacity(bu * bi);
-        let mut rest = preds;
-        for w in self.block_start.windows(2) {
-            let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-            block_preds.push(Some(head));
-            rest = tail;
-        }
-        let spread = bi / bu;
-        for &s in &offsets {
-            let ps = self.users.split(&mut state.p, k);
-            let bus = if biases {
-                self.users.split(&mut state.bu, 1)
-            } else {
-                (0..bu).map(|_| <&mut [f32]>::default()).collect()
-            };
-            let mut qs: Vec<Option<&mut [f32]>> = self
-                .items
-                .split(&mut state.q, k)
-                .into_iter()
-                .map(Some)
-                .collect();
-            let mut bis: Vec<Option<&mut [f32]>> = if biases {
-                self.items
-                    .split(&mut state.bi, 1)
-                    .into_iter()
-                    .map(Some)
-                    .collect()
-            } else {
-                (0..bi).map(|_| Some(<&mut [f32]>::default())).collect()
-            };
-            let tasks: Vec<BlockPass<'_>> = ps
-                .into_iter()
-                .zip(bus)
-                .enumerate()
-                .map(|(a, (p, bu_a))| {
-                    let c = (a * spread + s) % bi;
-                    let blk = a * bi + c;
-                    BlockPass {
-                        k,
-                        p,
-                        q: qs[c].take().expect("each item stratum once per sub-epoch"),
-                        bu: bu_a,
-                        bi: bis[c].take().expect("each item stratum once per sub-epoch"),
-                        entries: &self.entries[self.block_start[blk]..self.block_start[blk + 1]],
-                        preds: block_preds[blk].take().expect("each block once per epoch"),
-                        order: &order[self.chunk_start[blk]..self.chunk_start[blk + 1]],
-                        step,
-                        biases,
-                    }
+        let mut orders = split_at_bounds(order, &self.chunk_start).into_iter();
+        let mut preds = split_at_bounds(preds, &self.block_start).into_iter();
+        let ps = self.users.split(&mut state.p, k);
+        let bus = if biases {
+            self.users.split(&mut state.bu, 1)
+        } else {
+            (0..self.bu).map(|_| <&mut [f32]>::default()).collect()
+        };
+        let users: Vec<Mutex<UserStratum<'_>>> = ps
+            .into_iter()
+            .zip(bus)
+            .map(|(p, bu)| {
+                Mutex::new(UserStratum {
+                    p,
+                    bu,
+                    blocks: (&mut orders).zip(&mut preds).take(self.bi).collect(),
                 })
-                .collect();
-            if parallel {
-                tasks.into_par_iter().for_each(BlockPass::run);
-            } else {
-                tasks.into_iter().for_each(BlockPass::run);
+            })
+            .collect();
+        let qs = self.items.split(&mut state.q, k);
+        let bis = if biases {
+            self.items.split(&mut state.bi, 1)
+        } else {
+            (0..self.bi).map(|_| <&mut [f32]>::default()).collect()
+        };
+        let items: Vec<Mutex<(&mut [f32], &mut [f32])>> =
+            qs.into_iter().zip(bis).map(Mutex::new).collect();
+        // Runs block (a, t): its user stratum's rows and its item stratum's
+        // rows are free by the schedule, so the locks are never contended.
+        let run = |a: usize, t: usize| {
+            let c = schedule.item_stratum(a, t);
+            let mut user = users[a]
+                .try_lock()
+                .expect("one block per user stratum at a time");
+            let mut item = items[c]
+                .try_lock()
+                .expect("one block per item stratum at a time");
+            let UserStratum { p, bu, blocks } = &mut *user;
+            let (q, bi) = &mut *item;
+            let (order, preds) = &mut blocks[c];
+            let blk = a * self.bi + c;
+            order.shuffle(&mut rng_for(
+                seed,
+                ((epoch as u64) << 32) | (blk as u64 + 1),
+            ));
+            BlockPass {
+                k,
+                p,
+                q,
+                bu,
+                bi,
+                entries: &self.entries[self.block_start[blk]..self.block_start[blk + 1]],
+                preds,
+                order,
+                step,
+                biases,
+            }
+            .run();
+        };
+        if !exec.parallel() {
+            for t in 0..schedule.items {
+                for a in 0..schedule.users {
+                    run(a, t);
+                }
+            }
+            return;
+        }
+        let pending: Vec<AtomicU8> = (0..schedule.users * schedule.items)
+            .map(|x| AtomicU8::new(schedule.waits_for(x % schedule.items)))
+            .collect();
+        // Runs (a, t), then whichever blocks that made ready: the next one of
+        // the same user stratum here, the next one of the item stratum as a
+        // new task.
+        fn chain<'s, F: Fn(usize, usize) + Sync>(
+            scope: &rayon::Scope<'s>,
+            schedule: &'s Schedule,
+            pending: &'s [AtomicU8],
+            run: &'s F,
+            a: usize,
+            mut t: usize,
+        ) {
+            loop {
+                run(a, t);
+                if let Some((a2, t2)) = schedule.next_of_item(a, t) {
+                    if pending[a2 * schedule.items + t2].fetch_sub(1, Ordering::AcqRel) == 1 {
+                        scope.spawn(move |s| chain(s, schedule, pending, run, a2, t2));
+                    }
+                }
+                t += 1;
+                if t == schedule.items
+                    || pending[a * schedule.items + t].fetch_sub(1, Ordering::AcqRel) != 1
+                {
+                    return;
+                }
             }
         }
+        let (schedule, pending, run) = (&schedule, &pending[..], &run);
+        exec.run(|| {
+            rayon::scope(|s| {
+                for a in 0..schedule.users {
+                    s.spawn(move |s| chain(s, schedule, pending, run, a, 0));
+                }
+            })
+        });
     }
+}
+
+/// The order of an epoch's blocks: at step `t` (of `I`), user stratum `a`
+/// runs item stratum `(a I / U + start + t) mod I`, so the `U` blocks of a
+/// step share no row. Block `(a, t)` must follow `(a, t - 1)`, the last
+/// block of its user stratum, and `(a + 1, t - I / U)`, the last block of
+/// its item stratum. Run in any order that keeps those two, an epoch
+/// updates every row in the same sequence, so a fit never depends on
+/// timing (LIBMF's scheduler instead picks free blocks at run time). A
+/// thread waits only when it runs `I / U` steps ahead of another.
+struct Schedule {
+    users: usize,
+    items: usize,
+    start: usize,
+}
+
+impl Schedule {
+    fn spread(&self) -> usize {
+        self.items / self.users
+    }
+
+    fn item_stratum(&self, a: usize, t: usize) -> usize {
+        (a * self.spread() + self.start + t) % self.items
+    }
+
+    /// How many blocks a step `t` block follows (0 to 2).
+    fn waits_for(&self, t: usize) -> u8 {
+        u8::from(t > 0) + u8::from(t >= self.spread())
+    }
+
+    /// The next block of the item stratum that `(a, t)` runs, if any.
+    fn next_of_item(&self, a: usize, t: usize) -> Option<(usize, usize)> {
+        let t2 = t + self.spread();
+        (t2 < self.items).then(|| ((a + self.users - 1) % self.users, t2))
+    }
+}
+
+/// A user stratum's rows and biases, and the chunk orders and prediction
+/// slots of its `I` blocks (by item stratum).
+struct UserStratum<'a> {
+    p: &'a mut [f32],
+    bu: &'a mut [f32],
+    blocks: Vec<(&'a mut [u32], &'a mut [f32])>,
+}
+
+/// `values` cut at `bounds` (first offsets plus the total).
+fn split_at_bounds<'a, T>(mut values: &'a mut [T], bounds: &[usize]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(bounds.len().saturating_sub(1));
+    for w in bounds.windows(2) {
+        let (head, tail) = values.split_at_mut(w[1] - w[0]);
+        out.push(head);
+        values = tail;
+    }
+    out
 }
 
 /// Per-row rating counts, for the regularisation part of the reported loss.
@@ -848,6 +941,7 @@ fn rows_1(v: &[f32], w: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::ROW_ALIGN;
     use crate::tests::random_ratings;
     use proptest::prelude::*;
 
@@ -889,16 +983,50 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        /// Threads run an epoch's blocks in whatever order their timing
+        /// gives, yet every row sees its updates in the schedule's order: the
+        /// result is bit-identical to running the schedule step by step.
+        #[test]
+        fn parallel_epochs_equal_the_schedule_run_in_order(users in 2usize..5, spread in 2usize..4, biases: bool, seed in 0u64..1000) {
+            let train = RatingMatrix::new(&random_ratings(40, 60, 0.3, seed)).unwrap();
+            let layout = Layout::new(&train, (users, users * spread), seed);
+            let k = ROW_ALIGN;
+            let row = |x: usize| ((x as f32) * 0.37).sin() * 0.1;
+            let state = State {
+                p: Aligned::from_slice(&(0..40 * k).map(row).collect::<Vec<_>>()),
+                q: Aligned::from_slice(&(0..60 * k).map(|x| row(x + 7)).collect::<Vec<_>>()),
+                bu: if biases { vec![0.0; 40] } else { Vec::new() },
+                bi: if biases { vec![0.0; 60] } else { Vec::new() },
+            };
+            let step = Step { lr_factors: 0.05, reg_factors: 0.02, lr_biases: 0.01, reg_biases: 0.05, mu: 3.5 };
+            let run = |threads: usize| {
+                let (exec, _) = Exec::new(threads).unwrap();
+                let (mut state, mut order, mut preds) = (state.clone(), layout.initial_order(), vec![0.0; train.nnz()]);
+                for epoch in 1..=3 {
+                    layout.epoch(&mut order, &mut preds, &mut state, k, step, seed, epoch, &exec);
+                }
+                (state.p.to_vec(), state.q.to_vec(), state.bu, state.bi, preds)
+            };
+            let in_order = run(1);
+            for threads in [2, 3] {
+                prop_assert!(run(threads) == in_order, "{} threads", threads);
+            }
+        }
+    }
+
     #[test]
     fn strata_count_follows_threads_and_cache_size() {
         // ml-latest-small at k = 200 (stride 208): users 610 x 832 B = 508 KB
         // -> 1 stratum, items 9,724 x 832 B = 8.1 MB -> 16 strata.
         assert_eq!(SgdConfig::strata(1, 610, 9_724, 208), (1, 16));
-        assert_eq!(SgdConfig::strata(2, 610, 9_724, 208), (4, 16));
+        assert_eq!(SgdConfig::strata(2, 610, 9_724, 208), (2, 16));
         assert_eq!(SgdConfig::strata(1, 610, 9_724, 112), (1, 9));
-        assert_eq!(SgdConfig::strata(2, 610, 9_724, 112), (4, 12));
+        assert_eq!(SgdConfig::strata(2, 610, 9_724, 112), (2, 10));
         assert_eq!(SgdConfig::strata(1, 610, 9_724, 16), (1, 2));
-        assert_eq!(SgdConfig::strata(3, 10, 100, 16), (6, 6));
+        assert_eq!(SgdConfig::strata(3, 10, 100, 16), (3, 6));
         // A large catalogue: 162k users at k = 112 -> 139 user strata, rounded to 140.
         assert_eq!(SgdConfig::strata(2, 162_541, 59_047, 112).0, 140);
     }
