@@ -113,7 +113,9 @@ pub(crate) struct BlockPass<'a> {
 impl BlockPass<'_> {
     /// Runs the pass with the widest SIMD the CPU has.
     pub fn run(self) {
-        Arch::new().dispatch(self);
+        if !self.entries.is_empty() {
+            Arch::new().dispatch(self);
+        }
     }
 }
 
@@ -147,7 +149,9 @@ fn pass<S: Simd, const BIASES: bool>(simd: S, pass: BlockPass<'_>) {
         step,
         ..
     } = pass;
-    warm(simd, q);
+    if entries.len() * k >= q.len() {
+        warm(simd, q);
+    }
     let decay = 1.0 - step.lr_factors * step.reg_factors;
     let decay_v = simd.splat_f32s(decay);
     let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
@@ -287,13 +291,16 @@ fn update<S: Simd, const BIASES: bool>(
 /// Reads `rows` once, front to back. A block's item rows were last written
 /// by another block, so most are out of the L2 cache when it starts: read
 /// in order, the hardware prefetcher streams them in, where the block's
-/// random order would wait out one miss at a time.
+/// random order would wait out one miss at a time. Skipped for blocks with
+/// fewer ratings than item rows, which would not use most of what it reads.
 #[inline(always)]
 fn warm<S: Simd>(simd: S, rows: &[f32]) {
     let (head, _) = S::as_simd_f32s(rows);
-    let mut acc = simd.splat_f32s(0.0);
-    for v in head {
-        acc = simd.add_f32s(acc, *v);
+    let mut acc = [simd.splat_f32s(0.0); 4];
+    for v in head.chunks_exact(4) {
+        for j in 0..4 {
+            acc[j] = simd.add_f32s(acc[j], v[j]);
+        }
     }
     std::hint::black_box(acc);
 }

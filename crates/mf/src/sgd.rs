@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use rand::seq::SliceRandom;
-use rand::Rng as _;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
@@ -64,22 +63,24 @@ use crate::{Biases, ConfigError, Error, MfModel, Result};
 /// split into `U` strata and items into `I` strata (a multiple of `U`) of
 /// balanced rating counts, which cuts the ratings into `U x I` blocks. An
 /// epoch runs every block once in `I` steps: at step `t`, user stratum `a`
-/// runs item stratum `(a I / U + start + t) mod I`, with `start` drawn per
-/// epoch, so the blocks of a step share no user and no item. Threads do
-/// not wait for each other at the end of a step: a block runs as soon as
-/// the previous block of its user stratum and the previous block of its
-/// item stratum (`I / U` steps earlier) are done, so a thread can run up to
-/// `I / U - 1` steps ahead of another. Each row thus sees its updates in
+/// runs item stratum `perm[(a I / U + t) mod I]`, with `perm` a permutation
+/// drawn per epoch, so the blocks of a step share no user and no item.
+/// There is no barrier at the end of a step: a block is a rayon task that
+/// starts as soon as the previous block of its user stratum and the
+/// previous block of its item stratum (`I / U` steps earlier) are done, so
+/// user stratum `a` can run up to `I / U - 1` steps ahead of stratum
+/// `a + 1`. Each row thus sees its updates in
 /// the schedule's order whatever the timing, and a parallel epoch is
 /// bit-identical to the same schedule run step by step (a proptest checks
 /// it). LIBMF's scheduler instead hands out whichever free block has had
 /// the fewest updates, which makes a fit depend on timing.
 ///
 /// `U` is large enough that one user stratum's factors take at most 512
-/// KiB, rounded up to a multiple of the thread count (one stratum per
-/// thread on ml-latest-small); `I` is large enough that one item stratum's
-/// factors take at most 512 KiB too, and at least `2 U` on more than one
-/// thread so that threads have room to run ahead. The blocking is thus also
+/// KiB, rounded up to a multiple of the thread count (as many strata as
+/// threads on ml-latest-small); `I` is large enough that one item stratum's
+/// factors take at most 512 KiB too, and at least `2 U` when there are
+/// fewer than two user strata per thread, so that strata have room to run
+/// ahead. The blocking is thus also
 /// cache blocking, on a single thread too: a block's rows, about 1 MiB, fit
 /// a core's L2 cache while its ratings are visited, so an item row is
 /// fetched from memory once per block and reused by all the block's
@@ -266,14 +267,18 @@ impl SgdConfig {
     /// Numbers of user and item strata `(U, I)`: `U` enough that one user
     /// stratum's factors fit in [`STRATUM_BYTES`], rounded up to a multiple
     /// of the thread count; `I` enough that one item stratum's factors fit
-    /// there too, and at least `2 U` on more than one thread (so that a
-    /// thread can run ahead of the others, see `Schedule`), rounded up to a
-    /// multiple of `U`.
+    /// there too, and at least `2 U` when there are fewer than two user
+    /// strata per thread (so that a stratum can run ahead of the next, see
+    /// `Schedule`), rounded up to a multiple of `U`.
     fn strata(threads: usize, n_users: usize, n_items: usize, stride: usize) -> (usize, usize) {
         let for_cache = |rows: usize| (rows * stride * 4).div_ceil(STRATUM_BYTES).max(1);
         let t = threads.max(1);
         let users = for_cache(n_users).div_ceil(t) * t;
-        let slack = if t > 1 { 2 * users } else { users };
+        let slack = if t > 1 && users < 2 * t {
+            2 * users
+        } else {
+            users
+        };
         let items = for_cache(n_items).max(slack).div_ceil(users) * users;
         (users, items)
     }
@@ -621,14 +626,9 @@ impl Strata {
     }
 
     /// Splits `rows` (internal order, `width` per row) into one slice per stratum.
-    fn split<'a, T>(&self, mut rows: &'a mut [T], width: usize) -> Vec<&'a mut [T]> {
-        let mut out = Vec::with_capacity(self.start.len() - 1);
-        for w in self.start.windows(2) {
-            let (head, tail) = rows.split_at_mut((w[1] - w[0]) * width);
-            out.push(head);
-            rows = tail;
-        }
-        out
+    fn split<'a, T>(&self, rows: &'a mut [T], width: usize) -> Vec<&'a mut [T]> {
+        let bounds: Vec<usize> = self.start.iter().map(|&s| s * width).collect();
+        split_at_bounds(rows, &bounds)
     }
 }
 
@@ -730,11 +730,7 @@ impl Layout {
         epoch: usize,
         exec: &Exec,
     ) {
-        let schedule = Schedule {
-            users: self.bu,
-            items: self.bi,
-            start: rng_for(seed, (epoch as u64) << 32).random_range(0..self.bi),
-        };
+        let schedule = Schedule::new(self.bu, self.bi, rng_for(seed, (epoch as u64) << 32));
         let biases = !state.bu.is_empty();
         let mut orders = split_at_bounds(order, &self.chunk_start).into_iter();
         let mut preds = split_at_bounds(preds, &self.block_start).into_iter();
@@ -844,26 +840,33 @@ impl Layout {
 }
 
 /// The order of an epoch's blocks: at step `t` (of `I`), user stratum `a`
-/// runs item stratum `(a I / U + start + t) mod I`, so the `U` blocks of a
-/// step share no row. Block `(a, t)` must follow `(a, t - 1)`, the last
-/// block of its user stratum, and `(a + 1, t - I / U)`, the last block of
-/// its item stratum. Run in any order that keeps those two, an epoch
-/// updates every row in the same sequence, so a fit never depends on
-/// timing (LIBMF's scheduler instead picks free blocks at run time). A
-/// thread waits only when it runs `I / U` steps ahead of another.
+/// runs item stratum `perm[(a I / U + t) mod I]`, with `perm` a permutation
+/// of the item strata drawn per epoch, so the `U` blocks of a step share no
+/// row. Block `(a, t)` must follow `(a, t - 1)`, the last block of its user
+/// stratum, and `(a + 1, t - I / U)`, the last block of its item stratum.
+/// Run in any order that keeps those two, an epoch updates every row in the
+/// same sequence, so a fit never depends on timing (LIBMF's scheduler
+/// instead picks free blocks at run time). User stratum `a` can thus run
+/// up to `I / U - 1` steps ahead of stratum `a + 1`.
 struct Schedule {
     users: usize,
     items: usize,
-    start: usize,
+    perm: Vec<usize>,
 }
 
 impl Schedule {
+    fn new(users: usize, items: usize, mut rng: movierec_core::Rng) -> Self {
+        let mut perm: Vec<usize> = (0..items).collect();
+        perm.shuffle(&mut rng);
+        Self { users, items, perm }
+    }
+
     fn spread(&self) -> usize {
         self.items / self.users
     }
 
     fn item_stratum(&self, a: usize, t: usize) -> usize {
-        (a * self.spread() + self.start + t) % self.items
+        self.perm[(a * self.spread() + t) % self.items]
     }
 
     /// How many blocks a step `t` block follows (0 to 2).
@@ -1013,6 +1016,44 @@ mod tests {
             let in_order = run(1);
             for threads in [2, 3] {
                 prop_assert!(run(threads) == in_order, "{} threads", threads);
+            }
+        }
+    }
+
+    /// Every block once per epoch; the blocks of a step on distinct item
+    /// strata; each item stratum handed from block to block along
+    /// `next_of_item`, and `waits_for` counting exactly the blocks a block
+    /// follows.
+    #[test]
+    fn schedule_orders_every_block_once_by_its_strata() {
+        for users in 1..=5 {
+            for spread in 1..=4 {
+                let items = users * spread;
+                for seed in 0..4 {
+                    let s = Schedule::new(users, items, rng_for(seed, 1));
+                    let mut seen = vec![false; users * items];
+                    let mut last: Vec<Option<(usize, usize)>> = vec![None; items];
+                    for t in 0..items {
+                        let mut step: Vec<usize> =
+                            (0..users).map(|a| s.item_stratum(a, t)).collect();
+                        for (a, &c) in step.iter().enumerate() {
+                            assert!(!std::mem::replace(&mut seen[a * items + c], true));
+                            let follows = u8::from(t > 0) + u8::from(last[c].is_some());
+                            assert_eq!(s.waits_for(t), follows, "U {users}, I {items}, ({a}, {t})");
+                            if let Some((a0, t0)) = last[c] {
+                                assert_eq!(s.next_of_item(a0, t0), Some((a, t)));
+                            }
+                            last[c] = Some((a, t));
+                        }
+                        step.sort_unstable();
+                        step.dedup();
+                        assert_eq!(step.len(), users);
+                    }
+                    assert!(seen.iter().all(|&x| x));
+                    for &(a, t) in last.iter().flatten() {
+                        assert_eq!(s.next_of_item(a, t), None);
+                    }
+                }
             }
         }
     }
