@@ -291,9 +291,10 @@ impl Fit for AutoencoderConfig {
         }
         let early = validation.is_some() && self.patience > 0;
         let mut best: Option<(f64, usize, Vec<f32>)> = None;
+        let training_metrics = observer.wants_training_metrics();
         for epoch in 1..=self.epochs {
             let mut train_acc = Accumulator::default();
-            let loss = trainer.run_epoch_with(Some(&mut train_acc));
+            let loss = trainer.run_epoch_with(training_metrics.then_some(&mut train_acc));
             if !loss.is_finite() {
                 return Err(Error::Diverged { epoch });
             }
@@ -301,7 +302,7 @@ impl Fit for AutoencoderConfig {
             let record = EpochRecord {
                 epoch,
                 loss: Some(loss),
-                train: Some(train_acc.finish()),
+                train: training_metrics.then(|| train_acc.finish()),
                 validation: val_m,
                 seconds: start.elapsed().as_secs_f64(),
             };

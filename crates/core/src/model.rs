@@ -112,6 +112,13 @@ pub enum Control {
 pub trait Observer {
     /// Called after each epoch.
     fn on_epoch(&mut self, record: &EpochRecord) -> Control;
+
+    /// Whether the records should carry the training-set metrics (and, for
+    /// MF, the loss), which cost a pass over the training ratings per epoch.
+    /// With `false` a fit may skip them and leave those fields `None`.
+    fn wants_training_metrics(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that records nothing and never stops training.
@@ -121,6 +128,10 @@ pub struct NoopObserver;
 impl Observer for NoopObserver {
     fn on_epoch(&mut self, _record: &EpochRecord) -> Control {
         Control::Continue
+    }
+
+    fn wants_training_metrics(&self) -> bool {
+        false
     }
 }
 

@@ -411,7 +411,9 @@ impl Fit for DenseGdConfig {
             let (mut train_m, mut val_m) = (None, None);
             if evaluate {
                 let (p, q) = (row_major(t.state.p.as_ref()), row_major(t.state.q.as_ref()));
-                train_m = Some(metrics_of(&p, &q, k, &train_pairs, train.scale(), &mut buf));
+                train_m = observer
+                    .wants_training_metrics()
+                    .then(|| metrics_of(&p, &q, k, &train_pairs, train.scale(), &mut buf));
                 val_m =
                     validation.map(|_| metrics_of(&p, &q, k, &val_pairs, train.scale(), &mut buf));
             }

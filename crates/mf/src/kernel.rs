@@ -60,12 +60,18 @@ pub(crate) struct Aligned {
 }
 
 impl Aligned {
+    /// `len` zeros.
+    pub fn zeroed(len: usize) -> Self {
+        Self {
+            lines: vec![Line([0.0; ROW_ALIGN]); len.div_ceil(ROW_ALIGN)],
+            len,
+        }
+    }
+
     /// A copy of `values`.
+    #[cfg(test)]
     pub fn from_slice(values: &[f32]) -> Self {
-        let mut out = Self {
-            lines: vec![Line([0.0; ROW_ALIGN]); values.len().div_ceil(ROW_ALIGN)],
-            len: values.len(),
-        };
+        let mut out = Self::zeroed(values.len());
         out.copy_from_slice(values);
         out
     }

@@ -322,20 +322,26 @@ impl Fit for SgdConfig {
         });
         let mut best: Option<State> = None;
         let mut buf = Vec::new();
+        let training_metrics = observer.wants_training_metrics();
         for epoch in 1..=self.epochs {
             t.epoch();
-            let (train_m, sse) = t.epoch_metrics(train.scale());
+            let (train_m, loss) = if training_metrics {
+                let (m, sse) = t.epoch_metrics(train.scale());
+                let penalty = weights.penalty(&t.state, t.stride, self);
+                (Some(m), Some((sse + penalty) / train.nnz() as f64))
+            } else {
+                (None, None)
+            };
             let (exec, view) = (&t.exec, t.state.view(t.stride, t.mu));
             let val_m = validation.map(|_| {
                 exec.run(|| {
                     train::evaluate(view, &val_pairs, train.scale(), exec.parallel(), &mut buf).0
                 })
             });
-            let loss = (sse + weights.penalty(&t.state, t.stride, self)) / train.nnz() as f64;
             let record = EpochRecord {
                 epoch,
-                loss: Some(loss),
-                train: Some(train_m),
+                loss,
+                train: train_m,
                 validation: val_m,
                 seconds: start.elapsed().as_secs_f64(),
             };
@@ -429,8 +435,8 @@ impl SgdTrainer {
         let (p0, q0) = config.initial_factors(train);
         let bias_len = |n: usize| if config.biases { n } else { 0 };
         let state = State {
-            p: Aligned::from_slice(&layout.users.to_internal(&p0, k, stride)),
-            q: Aligned::from_slice(&layout.items.to_internal(&q0, k, stride)),
+            p: layout.users.to_internal(&p0, k, stride),
+            q: layout.items.to_internal(&q0, k, stride),
             bu: vec![0.0; bias_len(n_users)],
             bi: vec![0.0; bias_len(n_items)],
         };
@@ -605,8 +611,8 @@ impl Strata {
 
     /// Rows of `width` values from external order to internal order, each
     /// row zero-padded to `stride` values.
-    fn to_internal(&self, ext: &[f32], width: usize, stride: usize) -> Vec<f32> {
-        let mut out = vec![0.0; self.pos.len() * stride];
+    fn to_internal(&self, ext: &[f32], width: usize, stride: usize) -> Aligned {
+        let mut out = Aligned::zeroed(self.pos.len() * stride);
         for (x, &p) in self.pos.iter().enumerate() {
             let p = p as usize;
             out[p * stride..p * stride + width].copy_from_slice(&ext[x * width..(x + 1) * width]);
