@@ -164,30 +164,34 @@ fn pass<S: Simd, const BIASES: bool>(simd: S, pass: BlockPass<'_>) {
     macro_rules! rows_of {
         ($($n:literal)*) => {
             match k / lanes {
-                $($n if k % lanes == 0 => {
-                    for &c in order {
-                        let lo = c as usize * CHUNK;
-                        let hi = (lo + CHUNK).min(entries.len());
-                        for (e, out) in entries[lo..hi].iter().zip(&mut preds[lo..hi]) {
-                            *out = update_in_registers::<S, BIASES, $n>(
-                                simd, p, q, bu, bi, e, step, decay_v,
-                            );
-                        }
-                    }
-                })*
-                _ => {
-                    for &c in order {
-                        let lo = c as usize * CHUNK;
-                        let hi = (lo + CHUNK).min(entries.len());
-                        for (e, out) in entries[lo..hi].iter().zip(&mut preds[lo..hi]) {
-                            *out = update::<S, BIASES>(simd, k, p, q, bu, bi, e, step, decay, decay_v);
-                        }
-                    }
-                }
+                $($n if k % lanes == 0 => walk(order, entries, preds, |e| {
+                    update_in_registers::<S, BIASES, $n>(simd, p, q, bu, bi, e, step, decay_v)
+                }),)*
+                _ => walk(order, entries, preds, |e| {
+                    update::<S, BIASES>(simd, k, p, q, bu, bi, e, step, decay, decay_v)
+                }),
             }
         };
     }
     rows_of!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+}
+
+/// `preds[x] = update(entries[x])` for every entry, chunk by chunk in
+/// `order` (chunk `c` is `entries[c * CHUNK..][..CHUNK]`).
+#[inline(always)]
+fn walk(
+    order: &[u32],
+    entries: &[Entry],
+    preds: &mut [f32],
+    mut update: impl FnMut(&Entry) -> f32,
+) {
+    for &c in order {
+        let lo = c as usize * CHUNK;
+        let hi = (lo + CHUNK).min(entries.len());
+        for (e, out) in entries[lo..hi].iter().zip(&mut preds[lo..hi]) {
+            *out = update(e);
+        }
+    }
 }
 
 /// [`update`] for rows of exactly `N` vectors (`k` up to 224 with

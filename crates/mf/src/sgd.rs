@@ -740,12 +740,11 @@ impl Layout {
         let biases = !state.bu.is_empty();
         let mut orders = split_at_bounds(order, &self.chunk_start).into_iter();
         let mut preds = split_at_bounds(preds, &self.block_start).into_iter();
+        // Without biases `bu` and `bi` are empty: width 0 gives every stratum
+        // an empty slice.
+        let bias_width = usize::from(biases);
         let ps = self.users.split(&mut state.p, k);
-        let bus = if biases {
-            self.users.split(&mut state.bu, 1)
-        } else {
-            (0..self.bu).map(|_| <&mut [f32]>::default()).collect()
-        };
+        let bus = self.users.split(&mut state.bu, bias_width);
         let users: Vec<Mutex<UserStratum<'_>>> = ps
             .into_iter()
             .zip(bus)
@@ -758,11 +757,7 @@ impl Layout {
             })
             .collect();
         let qs = self.items.split(&mut state.q, k);
-        let bis = if biases {
-            self.items.split(&mut state.bi, 1)
-        } else {
-            (0..self.bi).map(|_| <&mut [f32]>::default()).collect()
-        };
+        let bis = self.items.split(&mut state.bi, bias_width);
         let items: Vec<Mutex<(&mut [f32], &mut [f32])>> =
             qs.into_iter().zip(bis).map(Mutex::new).collect();
         // Runs block (a, t): its user stratum's rows and its item stratum's
