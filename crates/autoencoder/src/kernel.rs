@@ -140,13 +140,40 @@ pub(crate) fn gather_axpy_t<S: Simd>(
     m: &[f32],
     y: &mut [f32],
 ) {
+    gather::<S, false>(simd, tail, c, idx, m, y);
+}
+
+/// `y = sum_k c[k] m[idx[k], :]`: [`gather_axpy_t`] onto zeros, bit for
+/// bit, without reading `y`.
+#[inline(always)]
+pub(crate) fn gather_set_t<S: Simd>(
+    simd: S,
+    tail: &Tail<S>,
+    c: &[f32],
+    idx: &[u32],
+    m: &[f32],
+    y: &mut [f32],
+) {
+    gather::<S, true>(simd, tail, c, idx, m, y);
+}
+
+/// [`gather_axpy_t`] (`SET = false`) or [`gather_set_t`].
+#[inline(always)]
+fn gather<S: Simd, const SET: bool>(
+    simd: S,
+    tail: &Tail<S>,
+    c: &[f32],
+    idx: &[u32],
+    m: &[f32],
+    y: &mut [f32],
+) {
     debug_assert_eq!(c.len(), idx.len());
     let h = y.len();
     let (yh, yt) = S::as_mut_simd_f32s(y);
     let nv = yh.len();
     let mut j = 0;
     while nv - j > 8 {
-        gather_block::<S, 8, false>(simd, tail, c, idx, m, h, j, &mut yh[j..j + 8], &mut []);
+        gather_block::<S, 8, false, SET>(simd, tail, c, idx, m, h, j, &mut yh[j..j + 8], &mut []);
         j += 8;
     }
     let t = !yt.is_empty();
@@ -155,8 +182,8 @@ pub(crate) fn gather_axpy_t<S: Simd>(
         ($($n:literal)*) => {
             match (nv - j, t) {
                 $(
-                    ($n, false) => gather_block::<S, $n, false>(simd, tail, c, idx, m, h, j, yh, yt),
-                    ($n, true) => gather_block::<S, $n, true>(simd, tail, c, idx, m, h, j, yh, yt),
+                    ($n, false) => gather_block::<S, $n, false, SET>(simd, tail, c, idx, m, h, j, yh, yt),
+                    ($n, true) => gather_block::<S, $n, true, SET>(simd, tail, c, idx, m, h, j, yh, yt),
                 )*
                 _ => unreachable!(),
             }
@@ -166,10 +193,10 @@ pub(crate) fn gather_axpy_t<S: Simd>(
 }
 
 /// Vectors `j .. j + N` of [`gather_axpy`] (and its tail `yt` when `T`),
-/// accumulated in registers.
+/// accumulated in registers, from zeros when `SET`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn gather_block<S: Simd, const N: usize, const T: bool>(
+fn gather_block<S: Simd, const N: usize, const T: bool, const SET: bool>(
     simd: S,
     tail: &Tail<S>,
     c: &[f32],
@@ -180,8 +207,9 @@ fn gather_block<S: Simd, const N: usize, const T: bool>(
     y: &mut [S::f32s],
     yt: &mut [f32],
 ) {
-    let mut acc: [S::f32s; N] = std::array::from_fn(|k| y[k]);
-    let mut acc_t = if T {
+    let zero = simd.splat_f32s(0.0);
+    let mut acc: [S::f32s; N] = std::array::from_fn(|k| if SET { zero } else { y[k] });
+    let mut acc_t = if T && !SET {
         simd.partial_load_f32s(yt)
     } else {
         simd.splat_f32s(0.0)

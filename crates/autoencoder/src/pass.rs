@@ -7,7 +7,9 @@ use movierec_core::{RatingMatrix, RatingScale};
 use pulp::{Arch, Simd, WithSimd};
 use rand::Rng as _;
 
-use crate::kernel::{dot_rows, gather_axpy_t, sigmoid_backward, sigmoid_in_place, Tail};
+use crate::kernel::{
+    dot_rows, gather_axpy_t, gather_set_t, sigmoid_backward, sigmoid_in_place, Tail,
+};
 use crate::net::{Network, Penalties};
 use crate::{Output, Path, Reduction};
 
@@ -249,7 +251,6 @@ impl Workspace {
     #[track_caller]
     pub fn backward(&mut self, net: &Network, batch: &Batch, pen: &Penalties, grad: &mut [f32]) {
         assert_eq!(grad.len(), net.n_params(), "gradient buffer size");
-        grad.fill(0.0);
         self.backward_terms(net, batch, pen, grad);
         net.add_regulariser_grad(pen, grad);
     }
@@ -314,7 +315,6 @@ impl Workspace {
                 let back = if self.fused {
                     grow(&mut self.deltas[l - 1], n * h);
                     let da = &mut self.deltas[l - 1][..n * h];
-                    da.fill(0.0);
                     Some((da, &mut self.og, scale, pen.gamma))
                 } else {
                     None
@@ -334,9 +334,7 @@ impl Workspace {
         0.5 * data + 0.5 * f64::from(pen.gamma) * range
     }
 
-    /// Gradient of the data term and range penalty, added into `grad`, which
-    /// must hold zeros where the sparse pass accumulates (first and output
-    /// layers).
+    /// Gradient of the data term and range penalty, written over `grad`.
     pub(crate) fn backward_terms(
         &mut self,
         net: &Network,
@@ -627,8 +625,8 @@ impl WithSimd for SparseInput<'_> {
             a.copy_from_slice(b);
             let (idx, val) = self.batch.input(r);
             gather_axpy_t(simd, &tail, val, idx, w, a);
+            sigmoid_in_place(a);
         }
-        sigmoid_in_place(self.a0);
     }
 }
 
@@ -641,7 +639,7 @@ struct SparseOutput<'a> {
     a: &'a [f32],
     zo: &'a mut [f32],
     metrics: Option<(&'a mut Accumulator, RatingScale)>,
-    /// The fused backward row pass: `dA` (zeroed), scratch, data scale
+    /// The fused backward row pass: `dA` (written over), scratch, data scale
     /// and `gamma`.
     back: Option<(&'a mut [f32], &'a mut OutGrad, f32, f32)>,
 }
@@ -662,10 +660,17 @@ impl WithSimd for SparseOutput<'_> {
         }
         for r in 0..self.a.len() / h {
             let a = &self.a[r * h..];
-            for e in self.batch.target_range(r) {
-                let u = self.batch.tg_idx[e] as usize;
-                let z = b_out[u] + dot_rows(simd, &tail, &w_out[u * h..], a);
-                self.zo[e] = z;
+            let entries = self.batch.target_range(r);
+            // The dots first, free of the scalar chains below.
+            for (z, &u) in self.zo[entries.clone()]
+                .iter_mut()
+                .zip(&self.batch.tg_idx[entries.clone()])
+            {
+                let u = u as usize;
+                *z = b_out[u] + dot_rows(simd, &tail, &w_out[u * h..], a);
+            }
+            for e in entries {
+                let z = self.zo[e];
                 let o = net.act(z);
                 let t = self.batch.tg_val[e];
                 let diff = t - o;
@@ -734,48 +739,39 @@ impl Transposed {
         self.val.extend(self.ent.iter().map(|&e| src[e as usize]));
     }
 
-    /// `out[u, :] += sum_k val_k m[row_k, :]` for every unit `u` with
-    /// entries (`m` and `out` row-major, `h` wide), terms in batch order:
-    /// the sums one `axpy` per entry in batch order gives, bit for bit,
-    /// but each output row is summed in registers and stored once.
+    /// `out[u, :] = sum_k val_k m[row_k, :]` for every unit `u` (`m` and
+    /// `out` row-major, `h` wide; zeros for units without entries), terms
+    /// in batch order: the sums one `axpy` per entry in batch order gives
+    /// from zeros, bit for bit, but each output row is summed in registers
+    /// and stored once.
     #[inline(always)]
     fn gather_rows<S: Simd>(&self, simd: S, m: &[f32], h: usize, out: &mut [f32]) {
         let tail = Tail::new(simd, h);
         for (u, y) in out.chunks_exact_mut(h).enumerate() {
             let (a, b) = (self.ptr[u] as usize, self.ptr[u + 1] as usize);
-            if a < b {
-                gather_axpy_t(simd, &tail, &self.val[a..b], &self.row[a..b], m, y);
-            }
+            gather_set_t(simd, &tail, &self.val[a..b], &self.row[a..b], m, y);
         }
     }
 }
 
-/// Scratch of the output layer's backward pass: the batch's `dz`
-/// (compacted: ReLU's zero-gradient entries left out) with their output
-/// units, each vector's start in them, every target entry's `dz` (zero
-/// where left out), and the unit-major transpose of the targets.
+/// Scratch of the output layer's backward pass: every target entry's `dz`
+/// (zero where ReLU passes no gradient) and the unit-major transpose of
+/// the batch's targets.
 #[derive(Debug, Clone, Default)]
 struct OutGrad {
-    dz: Vec<f32>,
-    units: Vec<u32>,
-    ptr: Vec<usize>,
     all: Vec<f32>,
     tr: Transposed,
 }
 
 impl OutGrad {
     fn start(&mut self, nnz: usize) {
-        self.dz.clear();
-        self.units.clear();
-        self.ptr.clear();
-        self.ptr.push(0);
         self.all.clear();
         self.all.resize(nnz, 0.0);
     }
 
     /// Vector `r`'s row pass: at each observed entry `dz = (s (o - t) +
-    /// gamma [out of range] o) f'(z)`, then `dA[r] += dz W_out[u, :]`
-    /// (summed in registers).
+    /// gamma [out of range] o) f'(z)`, then `dA[r] = sum dz W_out[u, :]`
+    /// (summed in registers; entries with `dz = 0` add nothing).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn row<S: Simd>(
@@ -791,29 +787,26 @@ impl OutGrad {
         da: &mut [f32],
     ) {
         let relu = net.output() == Output::Relu;
-        let start = self.dz.len();
-        for e in batch.target_range(r) {
-            let z = zo[e];
-            if relu && z <= 0.0 {
-                continue;
-            }
+        let range = batch.target_range(r);
+        for ((dz, &z), &t) in self.all[range.clone()]
+            .iter_mut()
+            .zip(&zo[range.clone()])
+            .zip(&batch.tg_val[range.clone()])
+        {
             let o = net.act(z);
             let wrong = if out_of_range(o) { o } else { 0.0 };
-            let dz = scale * (o - batch.tg_val[e]) + gamma * wrong;
-            self.all[e] = dz;
-            self.dz.push(dz);
-            self.units.push(batch.tg_idx[e]);
+            let g = scale * (o - t) + gamma * wrong;
+            *dz = if relu && z <= 0.0 { 0.0 } else { g };
         }
         let w_out = net.w(net.hidden().len());
-        gather_axpy_t(
+        gather_set_t(
             simd,
             tail,
-            &self.dz[start..],
-            &self.units[start..],
+            &self.all[range.clone()],
+            &batch.tg_idx[range],
             w_out,
             da,
         );
-        self.ptr.push(self.dz.len());
     }
 }
 
@@ -846,7 +839,6 @@ impl WithSimd for SparseOutputBack<'_> {
         let tail = Tail::new(simd, h);
         let og = self.og;
         if !self.rows_done {
-            self.da.fill(0.0);
             og.start(self.batch.nnz());
             for (r, da) in self.da.chunks_exact_mut(h).enumerate() {
                 og.row(
@@ -854,12 +846,13 @@ impl WithSimd for SparseOutputBack<'_> {
                 );
             }
         }
-        for (&dz, &u) in og.dz.iter().zip(&og.units) {
+        self.db.fill(0.0);
+        for (&dz, &u) in og.all.iter().zip(&self.batch.tg_idx) {
             self.db[u as usize] += dz;
         }
-        // Every target entry, left-out ones with `dz = 0`: `0 * A[n]` adds
-        // `+0` (activations are non-negative), which leaves a sum that
-        // starts at `+0` unchanged, so the sums are those without them.
+        // ReLU's dead entries carry `dz = 0`: `0 * A[n]` adds `+0`
+        // (activations are non-negative), which leaves a sum that starts at
+        // `+0` unchanged, so the sums are those without them.
         let b = self.batch;
         og.tr.build(net.dim(), &b.tg_ptr, &b.tg_idx);
         og.tr.set_values(&og.all);

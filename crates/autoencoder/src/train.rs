@@ -115,11 +115,10 @@ impl Trainer {
             sum += self
                 .ws
                 .forward_terms_fused(&self.net, &self.batch, &self.pen, m, true);
-            // `grad` is zero here: Adam's step leaves it so.
             self.ws
                 .backward_terms(&self.net, &self.batch, &self.pen, &mut self.grad);
             self.adam
-                .step(&mut self.net, &mut self.grad, self.lr, &self.pen);
+                .step(&mut self.net, &self.grad, self.lr, &self.pen);
             batches += 1;
         }
         let loss = sum / batches.max(1) as f64 + self.net.regulariser(&self.pen);
