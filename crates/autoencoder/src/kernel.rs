@@ -130,7 +130,8 @@ pub(crate) fn gather_axpy<S: Simd>(simd: S, c: &[f32], idx: &[u32], m: &[f32], y
     gather_axpy_t(simd, &tail, c, idx, m, y);
 }
 
-/// [`gather_axpy`] with the tail of `y.len()` given.
+/// `y += sum_k c[k] m[idx[k], :]` (see `gather_axpy`) with the tail of
+/// `y.len()` given.
 #[inline(always)]
 pub(crate) fn gather_axpy_t<S: Simd>(
     simd: S,
@@ -192,7 +193,7 @@ fn gather<S: Simd, const SET: bool>(
     last!(0 1 2 3 4 5 6 7 8);
 }
 
-/// Vectors `j .. j + N` of [`gather_axpy`] (and its tail `yt` when `T`),
+/// Vectors `j .. j + N` of [`gather_axpy_t`] (and its tail `yt` when `T`),
 /// accumulated in registers, from zeros when `SET`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -355,6 +356,41 @@ mod tests {
                     got.iter().map(|x| x.to_bits()).collect(),
                 );
                 assert_eq!(want, got, "h = {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn gather_set_equals_gather_axpy_onto_zeros_and_reads_nothing() {
+        struct G(usize, usize);
+        impl pulp::WithSimd for G {
+            type Output = (Vec<u32>, Vec<u32>);
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, simd: S) -> Self::Output {
+                let (h, terms) = (self.0, self.1);
+                let m: Vec<f32> = (0..7 * h).map(|x| (x as f32 * 0.37).sin()).collect();
+                let idx: Vec<u32> = (0..terms).map(|k| (k * 5 % 7) as u32).collect();
+                let c: Vec<f32> = (0..terms).map(|k| (k as f32 * 0.9).cos()).collect();
+                let mut want = vec![0.0f32; h];
+                gather_axpy(simd, &c, &idx, &m, &mut want);
+                // A row in the middle of a NaN buffer: nothing is read,
+                // nothing outside the row is written.
+                let mut buf = vec![f32::NAN; 3 * h];
+                let tail = Tail::new(simd, h);
+                gather_set_t(simd, &tail, &c, &idx, &m, &mut buf[h..2 * h]);
+                assert!(buf[..h].iter().chain(&buf[2 * h..]).all(|x| x.is_nan()));
+                let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect();
+                (bits(&want), bits(&buf[h..2 * h]))
+            }
+        }
+        for h in [1usize, 3, 15, 16, 17, 100, 128, 129, 150, 300] {
+            for terms in [0usize, 1, 5] {
+                for (want, got) in [
+                    Arch::new().dispatch(G(h, terms)),
+                    pulp::WithSimd::with_simd(G(h, terms), pulp::Scalar),
+                ] {
+                    assert_eq!(want, got, "h = {h}, {terms} terms");
+                }
             }
         }
     }

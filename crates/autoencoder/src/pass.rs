@@ -764,14 +764,16 @@ struct OutGrad {
 }
 
 impl OutGrad {
+    /// Room for `nnz` entries' `dz`, each written by [`row`](Self::row).
     fn start(&mut self, nnz: usize) {
-        self.all.clear();
         self.all.resize(nnz, 0.0);
     }
 
     /// Vector `r`'s row pass: at each observed entry `dz = (s (o - t) +
     /// gamma [out of range] o) f'(z)`, then `dA[r] = sum dz W_out[u, :]`
-    /// (summed in registers; entries with `dz = 0` add nothing).
+    /// (summed in registers). ReLU's dead entries carry `dz = 0` and add
+    /// `0 * W_out[u, :]`: nothing while `W_out` is finite, but for the sign
+    /// of a zero.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn row<S: Simd>(
@@ -811,9 +813,10 @@ impl OutGrad {
 }
 
 /// Sparse output backward: the row pass of [`OutGrad::row`] for every
-/// vector (unless the fused forward pass ran it), `db_out[u] += dz` in
+/// vector (unless the fused forward pass ran it), `db_out[u] = sum dz` in
 /// batch order, and, from the unit-major transpose of the `dz`,
-/// `dW_out[u, :] += dz A[n]` (summed in registers, in batch order).
+/// `dW_out[u, :] = sum dz A[n]` (summed in registers, in batch order;
+/// written over, zero rows for units without entries).
 struct SparseOutputBack<'a> {
     net: &'a Network,
     batch: &'a Batch,
@@ -860,9 +863,10 @@ impl WithSimd for SparseOutputBack<'_> {
     }
 }
 
-/// Sparse first-layer weight gradient: `dW_0[u, :] += x dZ_0[n]` over the
-/// observed inputs, from their unit-major transpose (each row summed in
-/// registers, in batch order).
+/// Sparse first-layer weight gradient: `dW_0[u, :] = sum x dZ_0[n]` over
+/// the observed inputs, from their unit-major transpose (each row summed
+/// in registers, in batch order; written over, zero rows for units without
+/// inputs).
 struct SparseInputBack<'a> {
     batch: &'a Batch,
     dz0: &'a [f32],

@@ -223,7 +223,8 @@ proptest! {
         let (loss, grad) = loss_and_grad(Path::Sparse, &net, &batch, &pen);
         let mut ws = Workspace::new(Path::Sparse, &net);
         for _ in 0..2 {
-            let mut g = vec![0.0f32; net.n_params()];
+            // NaN: the backward pass writes every gradient over.
+            let mut g = vec![f32::NAN; net.n_params()];
             let l = ws.forward_terms_fused(&net, &batch, &pen, None, true) + net.regulariser(&pen);
             ws.backward_terms(&net, &batch, &pen, &mut g);
             net.add_regulariser_grad(&pen, &mut g);
