@@ -127,40 +127,14 @@ pub(crate) fn dot_rows<S: Simd>(simd: S, tail: &Tail<S>, a: &[f32], b: &[f32]) -
 #[inline(always)]
 pub(crate) fn gather_axpy<S: Simd>(simd: S, c: &[f32], idx: &[u32], m: &[f32], y: &mut [f32]) {
     let tail = Tail::new(simd, y.len());
-    gather_axpy_t(simd, &tail, c, idx, m, y);
+    gather_t::<S, false>(simd, &tail, c, idx, m, y);
 }
 
-/// `y += sum_k c[k] m[idx[k], :]` (see `gather_axpy`) with the tail of
-/// `y.len()` given.
+/// `y += sum_k c[k] m[idx[k], :]` (see `gather_axpy`), or with `SET`
+/// `y = ...`: the same sums onto zeros, bit for bit, without reading `y`;
+/// the tail of `y.len()` given.
 #[inline(always)]
-pub(crate) fn gather_axpy_t<S: Simd>(
-    simd: S,
-    tail: &Tail<S>,
-    c: &[f32],
-    idx: &[u32],
-    m: &[f32],
-    y: &mut [f32],
-) {
-    gather::<S, false>(simd, tail, c, idx, m, y);
-}
-
-/// `y = sum_k c[k] m[idx[k], :]`: [`gather_axpy_t`] onto zeros, bit for
-/// bit, without reading `y`.
-#[inline(always)]
-pub(crate) fn gather_set_t<S: Simd>(
-    simd: S,
-    tail: &Tail<S>,
-    c: &[f32],
-    idx: &[u32],
-    m: &[f32],
-    y: &mut [f32],
-) {
-    gather::<S, true>(simd, tail, c, idx, m, y);
-}
-
-/// [`gather_axpy_t`] (`SET = false`) or [`gather_set_t`].
-#[inline(always)]
-fn gather<S: Simd, const SET: bool>(
+pub(crate) fn gather_t<S: Simd, const SET: bool>(
     simd: S,
     tail: &Tail<S>,
     c: &[f32],
@@ -193,7 +167,7 @@ fn gather<S: Simd, const SET: bool>(
     last!(0 1 2 3 4 5 6 7 8);
 }
 
-/// Vectors `j .. j + N` of [`gather_axpy_t`] (and its tail `yt` when `T`),
+/// Vectors `j .. j + N` of [`gather_t`] (and its tail `yt` when `T`),
 /// accumulated in registers, from zeros when `SET`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -377,7 +351,7 @@ mod tests {
                 // nothing outside the row is written.
                 let mut buf = vec![f32::NAN; 3 * h];
                 let tail = Tail::new(simd, h);
-                gather_set_t(simd, &tail, &c, &idx, &m, &mut buf[h..2 * h]);
+                gather_t::<S, true>(simd, &tail, &c, &idx, &m, &mut buf[h..2 * h]);
                 assert!(buf[..h].iter().chain(&buf[2 * h..]).all(|x| x.is_nan()));
                 let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect();
                 (bits(&want), bits(&buf[h..2 * h]))

@@ -7,9 +7,7 @@ use movierec_core::{RatingMatrix, RatingScale};
 use pulp::{Arch, Simd, WithSimd};
 use rand::Rng as _;
 
-use crate::kernel::{
-    dot_rows, gather_axpy_t, gather_set_t, sigmoid_backward, sigmoid_in_place, Tail,
-};
+use crate::kernel::{dot_rows, gather_t, sigmoid_backward, sigmoid_in_place, Tail};
 use crate::net::{Network, Penalties};
 use crate::{Output, Path, Reduction};
 
@@ -624,7 +622,7 @@ impl WithSimd for SparseInput<'_> {
         for (r, a) in self.a0.chunks_exact_mut(h).enumerate() {
             a.copy_from_slice(b);
             let (idx, val) = self.batch.input(r);
-            gather_axpy_t(simd, &tail, val, idx, w, a);
+            gather_t::<S, false>(simd, &tail, val, idx, w, a);
             sigmoid_in_place(a);
         }
     }
@@ -749,7 +747,7 @@ impl Transposed {
         let tail = Tail::new(simd, h);
         for (u, y) in out.chunks_exact_mut(h).enumerate() {
             let (a, b) = (self.ptr[u] as usize, self.ptr[u + 1] as usize);
-            gather_set_t(simd, &tail, &self.val[a..b], &self.row[a..b], m, y);
+            gather_t::<S, true>(simd, &tail, &self.val[a..b], &self.row[a..b], m, y);
         }
     }
 }
@@ -801,7 +799,7 @@ impl OutGrad {
             *dz = if relu && z <= 0.0 { 0.0 } else { g };
         }
         let w_out = net.w(net.hidden().len());
-        gather_set_t(
+        gather_t::<S, true>(
             simd,
             tail,
             &self.all[range.clone()],
