@@ -187,6 +187,21 @@ fn loss_and_grad(path: Path, net: &Network, batch: &Batch, pen: &Penalties) -> (
     (loss, grad)
 }
 
+/// An absolute slack for the f32 passes' rounding in a gradient element:
+/// an output near 5 is rounded by about 5e-7, which every gradient carries
+/// scaled by the data term's weight (`1 / (n D)` under means, the batch
+/// holding every item; 1 under sums), once per rating. When the outputs all
+/// but equal their targets (saturated units, a target at the initial
+/// output bias) that rounding is the whole residual, and every element is
+/// off by about 1%: 1e-5 per rating covers it twentyfold.
+fn rounding_slack(pen: &Penalties, c: &Case) -> f64 {
+    let weight = match pen.reduction {
+        Reduction::Sum => 1.0,
+        Reduction::Mean => 1.0 / (c.n_items * c.n_users) as f64,
+    };
+    1e-5 * weight * c.triples.len() as f64
+}
+
 fn close(a: f64, b: f64, rel: f64, floor: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(floor)
 }
@@ -196,18 +211,21 @@ proptest! {
 
     /// The dense (faer) and sparse passes compute the same loss and the same
     /// gradient, within 1e-4 relative (an element is compared relative to
-    /// the larger of itself and 1% of the largest gradient element, so
-    /// that sums that cancel to nearly zero do not fail on rounding).
+    /// the larger of itself and 1% of the largest gradient element, a loss
+    /// to at least 1e-4, so that f32 sums that cancel to nearly zero do not
+    /// fail on rounding; plus the f32 slack of [`rounding_slack`]: without
+    /// it, 1 case in a few thousand failed).
     #[test]
     fn dense_and_sparse_passes_agree(c in case()) {
         let (net, batch, pen) = c.build();
         let (ld, gd) = loss_and_grad(Path::Dense, &net, &batch, &pen);
         let (ls, gs) = loss_and_grad(Path::Sparse, &net, &batch, &pen);
-        prop_assert!(close(ld, ls, 1e-4, 1e-9), "loss {} vs {}", ld, ls);
+        prop_assert!(close(ld, ls, 1e-4, 1e-4), "loss {} vs {}", ld, ls);
         let gmax = gd.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+        let slack = rounding_slack(&pen, &c) as f32;
         for (p, (a, b)) in gd.iter().zip(&gs).enumerate() {
             prop_assert!(
-                close(f64::from(*a), f64::from(*b), 1e-4, f64::from(gmax) * 1e-2),
+                close(f64::from(*a), f64::from(*b), 1e-4, f64::from(gmax) * 1e-2) || (a - b).abs() <= slack,
                 "param {}: dense {} vs sparse {}", p, a, b
             );
         }
@@ -243,6 +261,7 @@ proptest! {
         let params: Vec<f64> = net.params().iter().map(|&p| f64::from(p)).collect();
         let want = reference_loss(&net, &params, &batch, &pen);
         let mut fd = vec![0.0f64; params.len()];
+        let mut kink = vec![false; params.len()];
         let eps = 1e-6;
         let mut p = params.clone();
         for k in 0..params.len() {
@@ -252,14 +271,26 @@ proptest! {
             let down = reference_loss(&net, &p, &batch, &pen);
             p[k] = params[k];
             fd[k] = (up - down) / (2.0 * eps);
+            // One-sided slopes that disagree: a kink (ReLU or L1 at 0, an
+            // edge of the range penalty) lies within `eps`, and the central
+            // difference averages it away.
+            let (fwd, bwd) = ((up - want) / eps, (want - down) / eps);
+            kink[k] = (fwd - bwd).abs() > 1e-2 * fwd.abs().max(bwd.abs()) + 1e-6;
         }
         let fmax = fd.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         for path in [Path::Dense, Path::Sparse] {
             let (loss, grad) = loss_and_grad(path, &net, &batch, &pen);
-            prop_assert!(close(loss, want, 1e-4, 1e-9), "{:?} loss {} vs f64 {}", path, loss, want);
+            prop_assert!(close(loss, want, 1e-4, 1e-4), "{:?} loss {} vs f64 {}", path, loss, want);
+            // Elements are compared relative to at least 0.1% of the largest,
+            // plus the f32 slack of `rounding_slack`.
+            let slack = rounding_slack(&pen, &c);
             for (k, (g, f)) in grad.iter().zip(&fd).enumerate() {
+                if kink[k] {
+                    continue;
+                }
+                let g = f64::from(*g);
                 prop_assert!(
-                    close(f64::from(*g), *f, 1e-3, fmax * 1e-3),
+                    (g - f).abs() <= 1e-3 * g.abs().max(f.abs()).max(fmax * 1e-3) + slack,
                     "{:?} param {}: analytic {} vs finite difference {}", path, k, g, f
                 );
             }
