@@ -107,7 +107,7 @@ fn epochs(c: &mut Criterion, train: &RatingMatrix) {
             path,
             ..AutoencoderConfig::report()
         };
-        let mut trainer = Trainer::new(&config, train).unwrap();
+        let mut trainer = Trainer::new(&config, train, 42).unwrap();
         let id = BenchmarkId::new(
             format!("{path:?}").to_lowercase(),
             format!("h={}/batch={batch}", shape(&hidden)),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use movierec_autoencoder::{AutoencoderConfig, Path, Trainer};
-use movierec_core::RatingMatrix;
+use movierec_core::{RatingMatrix, RunContext};
 use movierec_mf::{DenseGdConfig, DenseTrainer, SgdConfig, SgdTrainer};
 
 use crate::shape::{synthetic, RATINGS, USERS};
@@ -36,10 +36,9 @@ fn steps(c: &mut Criterion) {
         .expect("rayon pool");
 
     let dense = DenseGdConfig {
-        threads: 1,
         ..DenseGdConfig::default()
     };
-    let mut t = DenseTrainer::new(&dense, &train).expect("dense trainer");
+    let mut t = DenseTrainer::new(&dense, &train, &RunContext::new(1, 42)).expect("dense trainer");
     let id = format!("mf-report/k={}", dense.factors);
     g.bench_function(BenchmarkId::new("dense-step", id), |b| {
         b.iter(|| pool.install(|| black_box(t.step())))
@@ -47,10 +46,9 @@ fn steps(c: &mut Criterion) {
     drop(t);
 
     let sgd = SgdConfig {
-        threads: 1,
         ..SgdConfig::report()
     };
-    let mut t = SgdTrainer::new(&sgd, &train).expect("sgd trainer");
+    let mut t = SgdTrainer::new(&sgd, &train, &RunContext::new(1, 42)).expect("sgd trainer");
     let id = format!("mf-report/k={}", sgd.factors);
     g.bench_function(BenchmarkId::new("sgd-epoch", id), |b| {
         b.iter(|| pool.install(|| t.epoch()))
@@ -63,7 +61,7 @@ fn steps(c: &mut Criterion) {
             ..AutoencoderConfig::report()
         };
         let mut t = pool
-            .install(|| Trainer::new(&config, &train))
+            .install(|| Trainer::new(&config, &train, 42))
             .expect("autoencoder trainer");
         let id = format!("autoencoder-report/h=100/batch={}", config.batch);
         let name = format!("{path:?}-epoch").to_lowercase();

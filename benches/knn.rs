@@ -4,6 +4,7 @@
 //! synthetic matrix shaped like ml-latest-small (610 users, 9,724 items,
 //! 100,836 ratings, Zipf-like item popularity and user activity).
 
+use movierec_core::RunContext;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -95,7 +96,7 @@ fn predict(c: &mut Criterion) {
     ];
     for (name, cfg) in &configs {
         let model = cfg
-            .fit(&train, None, &mut NoopObserver)
+            .fit(&train, None, &RunContext::default(), &mut NoopObserver)
             .expect("valid config");
         let id = format!("{}-pairs", test.len());
         group.bench_with_input(
@@ -128,7 +129,7 @@ fn predict(c: &mut Criterion) {
     group.throughput(Throughput::Elements(USERS as u64));
     for (name, cfg) in &configs {
         let model = cfg
-            .fit(&train, None, &mut NoopObserver)
+            .fit(&train, None, &RunContext::default(), &mut NoopObserver)
             .expect("valid config");
         group.bench_function(
             BenchmarkId::new(name.to_string(), format!("{USERS}-users")),

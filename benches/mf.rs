@@ -7,6 +7,7 @@
 //! SGD model's whole fit on real ml-latest-small (`mf/fit`, with
 //! `MOVIELENS_DIR`).
 
+use movierec_core::RunContext;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -19,10 +20,9 @@ use crate::shape::{self, RATINGS, USERS};
 
 const ITEMS: usize = 9_724;
 
-fn sgd(k: usize, threads: usize) -> SgdConfig {
+fn sgd(k: usize) -> SgdConfig {
     SgdConfig {
         factors: k,
-        threads,
         lr_decay: 1.0,
         ..SgdConfig::default()
     }
@@ -31,7 +31,6 @@ fn sgd(k: usize, threads: usize) -> SgdConfig {
 fn dense(k: usize) -> DenseGdConfig {
     DenseGdConfig {
         factors: k,
-        threads: 1,
         ..DenseGdConfig::default()
     }
 }
@@ -51,7 +50,8 @@ fn dense_vs_sparse(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(nnz));
     for k in [10, 50, 100] {
-        let mut t = DenseTrainer::new(&dense(k), &train).expect("dense trainer");
+        let mut t =
+            DenseTrainer::new(&dense(k), &train, &RunContext::new(1, 42)).expect("dense trainer");
         group.bench_function(
             BenchmarkId::new("dense", format!("ml-small-shape/k={k}/seq")),
             |b| b.iter(|| black_box(t.step())),
@@ -65,7 +65,7 @@ fn dense_vs_sparse(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4));
     group.throughput(Throughput::Elements(nnz));
     for k in [10, 50, 100] {
-        let mut t = SgdTrainer::new(&sgd(k, 1), &train).expect("sgd trainer");
+        let mut t = SgdTrainer::new(&sgd(k), &train, &RunContext::new(1, 42)).expect("sgd trainer");
         group.bench_function(
             BenchmarkId::new("sgd", format!("ml-small-shape/k={k}/threads=1")),
             |b| b.iter(|| t.epoch()),
@@ -86,7 +86,8 @@ fn threads(c: &mut Criterion) {
     // directly, as a fit does, keeps a hop to another thread per epoch out
     // of the one-thread figure.
     for threads in [1, 2] {
-        let mut t = SgdTrainer::new(&sgd(100, threads), &train).expect("trainer");
+        let mut t =
+            SgdTrainer::new(&sgd(100), &train, &RunContext::new(threads, 42)).expect("trainer");
         group.bench_function(
             BenchmarkId::new("sgd", format!("ml-small-shape/k=100/threads={threads}")),
             |b| b.iter(|| t.epoch()),
@@ -123,12 +124,13 @@ fn sweep(c: &mut Criterion) {
     for (name, users, items, nnz) in cases {
         let train = synthetic(users, items, nnz);
         group.throughput(Throughput::Elements(train.nnz() as u64));
-        let mut d = DenseTrainer::new(&dense(k), &train).expect("dense trainer");
+        let mut d =
+            DenseTrainer::new(&dense(k), &train, &RunContext::new(1, 42)).expect("dense trainer");
         group.bench_function(BenchmarkId::new(format!("dense/k={k}"), &name), |b| {
             b.iter(|| black_box(d.step()))
         });
         drop(d);
-        let mut s = SgdTrainer::new(&sgd(k, 1), &train).expect("sgd trainer");
+        let mut s = SgdTrainer::new(&sgd(k), &train, &RunContext::new(1, 42)).expect("sgd trainer");
         group.bench_function(BenchmarkId::new(format!("sgd/k={k}"), &name), |b| {
             b.iter(|| s.epoch())
         });
@@ -160,20 +162,38 @@ fn fit(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     for threads in [1, 2] {
         let config = SgdConfig {
-            threads,
             ..SgdConfig::default()
         };
         let model = config
-            .fit(&train, Some(&validation), &mut NoopObserver)
+            .fit(
+                &train,
+                Some(&validation),
+                &RunContext::new(threads, 42),
+                &mut NoopObserver,
+            )
             .expect("fit");
         let refit = config.refit_config(&model);
         let what = format!("ml-latest-small/threads={threads}");
         group.bench_function(BenchmarkId::new("default-select", &what), |b| {
-            b.iter(|| black_box(config.fit(&train, Some(&validation), &mut NoopObserver)))
+            b.iter(|| {
+                black_box(config.fit(
+                    &train,
+                    Some(&validation),
+                    &RunContext::new(threads, 42),
+                    &mut NoopObserver,
+                ))
+            })
         });
         let id = format!("{what}/epochs={}", refit.epochs);
         group.bench_function(BenchmarkId::new("default-final", id), |b| {
-            b.iter(|| black_box(refit.fit(&full, None, &mut NoopObserver)))
+            b.iter(|| {
+                black_box(refit.fit(
+                    &full,
+                    None,
+                    &RunContext::new(threads, 42),
+                    &mut NoopObserver,
+                ))
+            })
         });
     }
     group.finish();

@@ -10,6 +10,7 @@
 //! MF and the autoencoder are fitted for a few epochs only: scoring costs
 //! the same whatever the weights, and a full fit would dominate the run.
 
+use movierec_core::RunContext;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -32,7 +33,7 @@ where
 {
     Box::new(
         config
-            .fit(train, None, &mut NoopObserver)
+            .fit(train, None, &RunContext::default(), &mut NoopObserver)
             .expect("valid default settings"),
     )
 }

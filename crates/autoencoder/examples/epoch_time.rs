@@ -22,7 +22,7 @@ fn main() {
         full[k] = x.clone();
     }
     let cfg: AutoencoderConfig = serde_json::from_value(full).unwrap();
-    let mut trainer = Trainer::new(&cfg, &train).unwrap();
+    let mut trainer = Trainer::new(&cfg, &train, 42).unwrap();
     trainer.run_epoch();
     let t = Instant::now();
     for _ in 0..epochs {

@@ -7,6 +7,7 @@
 //! 5, default 0; 10% of the train part is validation) and prints the
 //! validation RMSE of each, never touching the test part.
 
+use movierec_core::RunContext;
 use std::time::Instant;
 
 use movierec_autoencoder::AutoencoderConfig;
@@ -61,7 +62,14 @@ fn main() {
         let cfg: AutoencoderConfig = serde_json::from_value(full).unwrap();
         let mut curve = Curve(Vec::new());
         let t = Instant::now();
-        let model = cfg.fit(&train, Some(&validation), &mut curve).unwrap();
+        let model = cfg
+            .fit(
+                &train,
+                Some(&validation),
+                &RunContext::default(),
+                &mut curve,
+            )
+            .unwrap();
         let secs = t.elapsed().as_secs_f64();
         let best = curve.0.iter().map(|c| c.2).fold(f64::INFINITY, f64::min);
         if verbose {

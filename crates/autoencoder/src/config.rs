@@ -70,7 +70,7 @@ pub enum Path {
 /// `epochs = 60`, `batch = 512`, `lr = 0.005`, `adam_beta1 = 0.9`,
 /// `adam_beta2 = 0.99`, `beta = 0.5`, `l1_share = 0` (L2 only), `gamma = 0`,
 /// `decay = 0.9`, `decay_every = 10`, `reduction = sum`, `dropout = 0.5`,
-/// `patience = 5`, `init_scale = 1`, `seed = 42`, `path = sparse`.
+/// `patience = 5`, `init_scale = 1`, the run's seed, `path = sparse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AutoencoderConfig {
@@ -118,8 +118,9 @@ pub struct AutoencoderConfig {
     /// Multiplier on the Glorot-uniform bound `sqrt(6 / (fan_in + fan_out))`
     /// of the initial weights (the report does not give its initialisation).
     pub init_scale: f32,
-    /// Seed of the initial weights, the shuffling and the dropout.
-    pub seed: u64,
+    /// Seed of the initial weights, the shuffling and the dropout; `None`
+    /// (the default) takes the run's seed ([`RunContext::seed`](movierec_core::RunContext)).
+    pub seed: Option<u64>,
     /// Dense or sparse execution of the same math.
     pub path: Path,
 }
@@ -148,7 +149,7 @@ impl Default for AutoencoderConfig {
             dropout: 0.5,
             patience: 5,
             init_scale: 1.0,
-            seed: 42,
+            seed: None,
             path: Path::Sparse,
         }
     }
@@ -187,7 +188,7 @@ impl AutoencoderConfig {
             dropout: 0.0,
             patience: 10,
             init_scale: 0.3,
-            seed: 42,
+            seed: None,
             path: Path::Sparse,
         }
     }

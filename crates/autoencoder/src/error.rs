@@ -45,6 +45,9 @@ pub enum Error {
     /// The configuration failed validation.
     #[error("invalid config: {0}")]
     Config(#[from] ConfigError),
+    /// An error of the shared core (a thread pool that cannot start).
+    #[error(transparent)]
+    Core(#[from] movierec_core::Error),
     /// The training matrix has no rating.
     #[error("autoencoder: the training set is empty")]
     EmptyTrain,

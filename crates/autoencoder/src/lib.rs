@@ -30,7 +30,7 @@
 //! ```
 //! use movierec_autoencoder::AutoencoderConfig;
 //! use movierec_core::{Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale,
-//!     Ratings, Recommender, UserIdx};
+//!     Ratings, Recommender, UserIdx, RunContext};
 //!
 //! let ratings = Ratings::new(
 //!     vec![
@@ -45,8 +45,8 @@
 //!     RatingScale::new(0.5, 5.0),
 //! );
 //! let train = RatingMatrix::new(&ratings).unwrap();
-//! let config = AutoencoderConfig { hidden: vec![8], epochs: 50, batch: 2, seed: 7, ..Default::default() };
-//! let model = config.fit(&train, None, &mut NoopObserver).unwrap();
+//! let config = AutoencoderConfig { hidden: vec![8], epochs: 50, batch: 2, seed: Some(7), ..Default::default() };
+//! let model = config.fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
 //! let p = model.predict(UserIdx(2), ItemIdx(1)).unwrap();
 //! assert!(p > 0.5 && p < 5.0);
 //! ```

@@ -1,7 +1,7 @@
 //! The fitted autoencoder and its scoring.
 
 use faer::MatRef;
-use movierec_core::{ItemIdx, Recommender, UserIdx};
+use movierec_core::{Error as CoreError, ItemIdx, Recommender, UserIdx};
 use pulp::{Arch, Simd, WithSimd};
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +102,7 @@ pub(crate) fn dot1(a: &[f32], b: &[f32]) -> f32 {
 /// ```
 /// use movierec_autoencoder::{AutoencoderConfig, Output};
 /// use movierec_core::{Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale,
-///     Ratings, Recommender, UserIdx};
+///     Ratings, Recommender, UserIdx, RunContext};
 ///
 /// // Users 0-3 love items 0-2 and dislike 3-5; users 4-7 the opposite.
 /// let mut entries = Vec::new();
@@ -123,10 +123,10 @@ pub(crate) fn dot1(a: &[f32], b: &[f32]) -> f32 {
 ///     lr: 0.03,
 ///     beta: 0.01,
 ///     dropout: 0.0,
-///     seed: 1,
+///     seed: Some(1),
 ///     ..Default::default()
 /// };
-/// let model = config.fit(&train, None, &mut NoopObserver).unwrap();
+/// let model = config.fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
 /// // (0, 0) and (4, 4) were held out: both are within-block pairs.
 /// assert!(model.predict(UserIdx(0), ItemIdx(0)).unwrap() > 3.5);
 /// assert!(model.predict(UserIdx(4), ItemIdx(4)).unwrap() > 3.5);
@@ -305,6 +305,10 @@ impl Recommender for AutoencoderModel {
         self.n_items
     }
 
+    fn n_users(&self) -> Option<usize> {
+        Some(self.n_users)
+    }
+
     /// `O(n_items * h)`: one dot product per item against cached codes.
     fn score_into(&self, user: UserIdx, out: &mut [f32]) {
         out.fill(f32::NAN);
@@ -343,6 +347,34 @@ impl Recommender for AutoencoderModel {
         let h = self.net.code_dim();
         let (w, b) = self.net.out_row(u);
         Some(self.net.act(b + dot1(w, &self.codes[v * h..v * h + h])))
+    }
+
+    fn score_new_user(&self, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), CoreError> {
+        if !self.can_fold_in() {
+            return Err(CoreError::Unsupported(
+                "the item-based autoencoder cannot fold in a new user (a new user is a new input dimension of its network): train with --user-based".into(),
+            ));
+        }
+        if let Some(&(i, _)) = rated.iter().find(|(i, _)| i.get() >= self.n_items) {
+            return Err(CoreError::Unsupported(format!(
+                "movie index {} is outside the model's {} movies",
+                i.0, self.n_items
+            )));
+        }
+        self.fold_in_scores(rated, out);
+        Ok(())
+    }
+
+    /// Cosine of the item codes (the encoding of each item's vector, or the
+    /// output weights of each item in the user-based net).
+    fn similar_items(&self, item: ItemIdx, k: usize) -> Result<Vec<(ItemIdx, f32)>, CoreError> {
+        let codes = (0..self.n_items).map(|i| self.item_code(ItemIdx(i as u32)));
+        Ok(movierec_core::nearest_by_cosine(item, k, codes))
+    }
+
+    /// The report's way of scoring: the net encodes the given matrix.
+    fn with_input(&self, input: &movierec_core::RatingMatrix) -> Option<Box<dyn Recommender>> {
+        Some(Box::new(AutoencoderModel::with_input(self, input)))
     }
 }
 
@@ -398,6 +430,7 @@ impl WithSimd for ScoreUnits<'_> {
 
 #[cfg(test)]
 mod tests {
+    use movierec_core::RunContext;
     use movierec_core::{Fit, NoopObserver, Rating, RatingMatrix, RatingScale, Ratings};
 
     use super::*;
@@ -425,10 +458,12 @@ mod tests {
             epochs: 30,
             batch: 3,
             dropout: 0.0,
-            seed: 3,
+            seed: Some(3),
             ..Default::default()
         };
-        let model = config.fit(&train, None, &mut NoopObserver).unwrap();
+        let model = config
+            .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+            .unwrap();
         // Fed its own training matrix, the model is unchanged.
         let same = model.with_input(&train);
         for u in 0..12 {

@@ -3,6 +3,7 @@
 //! determinism; learning.
 
 use approx::assert_relative_eq;
+use movierec_core::RunContext;
 use movierec_core::{
     rng_for, Control, EpochRecord, Fit, ItemIdx, NoopObserver, Observer, Rating, RatingMatrix,
     RatingScale, Ratings, Recommender, UserIdx,
@@ -429,11 +430,16 @@ fn validation_rejects_each_bad_setting() {
     }
     let empty = matrix(&[], 2, 2);
     assert!(matches!(
-        ok().fit(&empty, None, &mut NoopObserver),
+        ok().fit(&empty, None, &RunContext::default(), &mut NoopObserver),
         Err(crate::Error::EmptyTrain)
     ));
     assert!(matches!(
-        AutoencoderConfig { batch: 0, ..ok() }.fit(&empty, None, &mut NoopObserver),
+        AutoencoderConfig { batch: 0, ..ok() }.fit(
+            &empty,
+            None,
+            &RunContext::default(),
+            &mut NoopObserver
+        ),
         Err(crate::Error::Config(ConfigError::Batch))
     ));
 }
@@ -476,7 +482,7 @@ fn small_config(path: Path) -> AutoencoderConfig {
         lr: 0.03,
         beta: 0.01,
         dropout: 0.0,
-        seed: 3,
+        seed: Some(3),
         path,
         ..Default::default()
     }
@@ -491,7 +497,9 @@ fn a_tiny_matrix_is_learned_on_both_paths() {
             patience: 0,
             ..small_config(path)
         };
-        let model = cfg.fit(&train, Some(&validation), &mut rec).unwrap();
+        let model = cfg
+            .fit(&train, Some(&validation), &RunContext::default(), &mut rec)
+            .unwrap();
         assert_eq!(rec.0.len(), 60);
         let first = rec.0[0].train.unwrap().rmse;
         let last = rec.0.last().unwrap().train.unwrap().rmse;
@@ -522,7 +530,8 @@ fn the_report_preset_learns_the_tiny_matrix() {
         lr: 0.03,
         ..AutoencoderConfig::report()
     };
-    cfg.fit(&train, None, &mut rec).unwrap();
+    cfg.fit(&train, None, &RunContext::default(), &mut rec)
+        .unwrap();
     let first = rec.0[0].train.unwrap().rmse;
     let last = rec.0.last().unwrap().train.unwrap().rmse;
     assert!(last < 0.6 * first, "rmse {first} -> {last}");
@@ -536,10 +545,20 @@ fn same_seed_gives_a_bitwise_equal_model() {
         ..small_config(Path::Sparse)
     };
     let a = cfg
-        .fit(&train, Some(&validation), &mut NoopObserver)
+        .fit(
+            &train,
+            Some(&validation),
+            &RunContext::default(),
+            &mut NoopObserver,
+        )
         .unwrap();
     let b = cfg
-        .fit(&train, Some(&validation), &mut NoopObserver)
+        .fit(
+            &train,
+            Some(&validation),
+            &RunContext::default(),
+            &mut NoopObserver,
+        )
         .unwrap();
     assert_eq!(a, b);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -547,13 +566,26 @@ fn same_seed_gives_a_bitwise_equal_model() {
         .build()
         .unwrap();
     let c = pool.install(|| {
-        cfg.fit(&train, Some(&validation), &mut NoopObserver)
-            .unwrap()
+        cfg.fit(
+            &train,
+            Some(&validation),
+            &RunContext::default(),
+            &mut NoopObserver,
+        )
+        .unwrap()
     });
     assert_eq!(a, c, "the thread count does not change the model");
-    let other = AutoencoderConfig { seed: 4, ..cfg };
+    let other = AutoencoderConfig {
+        seed: Some(4),
+        ..cfg
+    };
     let d = other
-        .fit(&train, Some(&validation), &mut NoopObserver)
+        .fit(
+            &train,
+            Some(&validation),
+            &RunContext::default(),
+            &mut NoopObserver,
+        )
         .unwrap();
     assert_ne!(a, d);
 }
@@ -569,7 +601,9 @@ fn early_stopping_restores_the_best_epoch_and_refit_uses_it() {
         patience: 3,
         ..small_config(Path::Sparse)
     };
-    let model = cfg.fit(&train, Some(&validation), &mut rec).unwrap();
+    let model = cfg
+        .fit(&train, Some(&validation), &RunContext::default(), &mut rec)
+        .unwrap();
     let rmses: Vec<f64> = rec.0.iter().map(|r| r.validation.unwrap().rmse).collect();
     let best = rmses.iter().copied().fold(f64::INFINITY, f64::min);
     let best_epoch = rmses.iter().position(|&r| r == best).unwrap() + 1;
@@ -605,7 +639,7 @@ fn observer_can_stop_training() {
     }
     let (train, _) = blocks();
     let model = small_config(Path::Sparse)
-        .fit(&train, None, &mut StopAt(4))
+        .fit(&train, None, &RunContext::default(), &mut StopAt(4))
         .unwrap();
     assert_eq!(model.epochs(), 4);
 }
@@ -619,7 +653,9 @@ fn cold_users_and_items_have_no_estimate() {
             user_based,
             ..small_config(Path::Sparse)
         };
-        let model = cfg.fit(&train, None, &mut NoopObserver).unwrap();
+        let model = cfg
+            .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+            .unwrap();
         assert!(model.predict(UserIdx(2), ItemIdx(0)).is_none());
         assert!(model.predict(UserIdx(0), ItemIdx(2)).is_none());
         assert!(model.predict(UserIdx(1), ItemIdx(1)).is_some());
@@ -643,10 +679,15 @@ fn user_based_is_item_based_on_the_transpose() {
         user_based: true,
         ..cfg.clone()
     }
-    .fit(&train, None, &mut NoopObserver)
+    .fit(&train, None, &RunContext::default(), &mut NoopObserver)
     .unwrap();
     let ib = cfg
-        .fit(&train.transposed(), None, &mut NoopObserver)
+        .fit(
+            &train.transposed(),
+            None,
+            &RunContext::default(),
+            &mut NoopObserver,
+        )
         .unwrap();
     assert_eq!(ub.network(), ib.network());
     for u in 0..8u32 {
@@ -663,7 +704,7 @@ fn user_based_is_item_based_on_the_transpose() {
 fn score_into_matches_predict_and_the_model_round_trips() {
     let (train, _) = blocks();
     let model = small_config(Path::Dense)
-        .fit(&train, None, &mut NoopObserver)
+        .fit(&train, None, &RunContext::default(), &mut NoopObserver)
         .unwrap();
     let mut scores = vec![0.0; 6];
     for u in 0..8u32 {

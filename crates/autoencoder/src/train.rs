@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use movierec_core::metrics::Accumulator;
 use movierec_core::{
-    rng_for, Control, EpochRecord, Fit, Observer, RatingMatrix, Ratings, Rng, SetMetrics,
+    rng_for, Control, EpochRecord, Fit, Observer, RatingMatrix, Ratings, Rng, RunContext,
+    SetMetrics,
 };
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -50,7 +51,7 @@ impl Trainer {
     ///
     /// # Errors
     /// An invalid config, or an empty training set.
-    pub fn new(config: &AutoencoderConfig, train: &RatingMatrix) -> Result<Self> {
+    pub fn new(config: &AutoencoderConfig, train: &RatingMatrix, seed: u64) -> Result<Self> {
         config.validate()?;
         if train.nnz() == 0 {
             return Err(Error::EmptyTrain);
@@ -60,7 +61,7 @@ impl Trainer {
             .filter(|&v| vectors.ptr[v + 1] > vectors.ptr[v])
             .map(|v| v as u32)
             .collect();
-        let mut init = rng_for(config.seed, 0);
+        let mut init = rng_for(seed, 0);
         let net = Network::new(
             vectors.dim,
             &config.hidden,
@@ -76,7 +77,7 @@ impl Trainer {
             net,
             ws,
             batch: Batch::default(),
-            rng: rng_for(config.seed, 1),
+            rng: rng_for(seed, 1),
             epoch: 0,
             lr: config.lr,
             pen: Penalties {
@@ -270,10 +271,36 @@ impl Fit for AutoencoderConfig {
         &self,
         train: &RatingMatrix,
         validation: Option<&Ratings>,
+        ctx: &RunContext,
+        observer: &mut dyn Observer,
+    ) -> Result<AutoencoderModel> {
+        let seed = ctx.model_seed(self.seed);
+        ctx.install(|| self.fit_here(train, validation, seed, observer))?
+    }
+
+    /// Refit on train + validation: the epoch count early stopping chose,
+    /// with early stopping off.
+    fn refit_config(&self, model: &AutoencoderModel) -> Self {
+        Self {
+            epochs: model.best_epoch().max(1),
+            patience: 0,
+            ..self.clone()
+        }
+    }
+}
+
+impl AutoencoderConfig {
+    /// [`Fit::fit`] on the current rayon pool (the model does not depend on
+    /// its size) with the model seed resolved.
+    fn fit_here(
+        &self,
+        train: &RatingMatrix,
+        validation: Option<&Ratings>,
+        seed: u64,
         observer: &mut dyn Observer,
     ) -> Result<AutoencoderModel> {
         let start = Instant::now();
-        let mut trainer = Trainer::new(self, train)?;
+        let mut trainer = Trainer::new(self, train, seed)?;
         if let Some(v) = validation {
             if let Some(r) = v
                 .entries
@@ -336,15 +363,5 @@ impl Fit for AutoencoderConfig {
         let mut model = trainer.into_model();
         model.set_epochs(epochs_run, best_epoch);
         Ok(model)
-    }
-
-    /// Refit on train + validation: the epoch count early stopping chose,
-    /// with early stopping off.
-    fn refit_config(&self, model: &AutoencoderModel) -> Self {
-        Self {
-            epochs: model.best_epoch().max(1),
-            patience: 0,
-            ..self.clone()
-        }
     }
 }

@@ -2,6 +2,7 @@
 //! split of ml-latest-small, scored on the test part (cold pairs from the
 //! bias baseline). Skipped with a message when `MOVIELENS_DIR` is not set.
 
+use movierec_core::RunContext;
 use std::time::Instant;
 
 use movierec_autoencoder::AutoencoderConfig;
@@ -42,7 +43,12 @@ fn fit_and_score(
 ) -> (SetMetrics, f64) {
     let start = Instant::now();
     let model = config
-        .fit(train, Some(validation), &mut NoopObserver)
+        .fit(
+            train,
+            Some(validation),
+            &RunContext::default(),
+            &mut NoopObserver,
+        )
         .unwrap();
     let secs = start.elapsed().as_secs_f64();
     let fallback = Fallback::Bias.fit(train);

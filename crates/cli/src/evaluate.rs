@@ -215,7 +215,7 @@ impl ProtocolArgs {
     }
 
     /// The protocol's options.
-    pub fn options(&self, refit: bool) -> EvalOptions {
+    pub fn options(&self, refit: bool, threads: usize) -> EvalOptions {
         EvalOptions {
             split: SplitConfig {
                 protocol: match self.protocol {
@@ -231,22 +231,23 @@ impl ProtocolArgs {
             fallback: self.fallback,
             refit,
             ranking: None,
+            threads,
         }
     }
 }
 
 /// Runs `movierec evaluate`.
-pub fn run(args: EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
+pub fn run(args: EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     ensure!(
         args.label.is_none() || args.model.len() == 1,
         "--label takes exactly one --model"
     );
     if args.protocol.is_report() {
-        return run_report(&args, quiet);
+        return run_report(&args, quiet, threads);
     }
     let mut report = match (&args.train, &args.test) {
-        (Some(train), Some(test)) => run_given(&args, train, test, quiet)?,
-        _ => run_protocol(&args, quiet)?,
+        (Some(train), Some(test)) => run_given(&args, train, test, quiet, threads)?,
+        _ => run_protocol(&args, quiet, threads)?,
     };
     if let (Some(label), [m]) = (&args.label, report.models.as_mut_slice()) {
         m.model = label.clone();
@@ -276,12 +277,12 @@ fn publish(
     Ok(())
 }
 
-fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
+fn run_protocol(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Result<Report> {
     let p = &args.protocol;
     let dataset = p.load()?;
     let eval = EvalOptions {
         ranking: args.ranking.options(),
-        ..p.options(!args.no_refit)
+        ..p.options(!args.no_refit, threads)
     };
     let mut models = Vec::new();
     for &kind in &args.model {
@@ -308,14 +309,14 @@ fn run_protocol(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<Report> {
 
 /// `--protocol report`: every model measured the report's way beside the
 /// held-out figure of the same fitted model.
-fn run_report(args: &EvaluateArgs, quiet: bool) -> anyhow::Result<()> {
+fn run_report(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     ensure!(
         args.train.is_none() && !args.tune,
         "--protocol report runs on --data splits, without --train/--test or --tune"
     );
     let p = &args.protocol;
     let dataset = p.load()?;
-    let eval = p.options(!args.no_refit);
+    let eval = p.options(!args.no_refit, threads);
     let mut models = Vec::new();
     for &kind in &args.model {
         let mut v = crate::reproduce::ReportRun {
@@ -354,7 +355,7 @@ struct ProtocolRun<'a> {
 
 impl ModelVisitor for ProtocolRun<'_> {
     type Output = ModelReport;
-    fn visit<F>(&mut self, name: &str, config: F) -> anyhow::Result<ModelReport>
+    fn visit<F>(&mut self, _: ModelKind, name: &str, config: F) -> anyhow::Result<ModelReport>
     where
         F: Fit + Serialize + DeserializeOwned + Clone,
     {
@@ -378,6 +379,7 @@ fn run_given(
     train: &Path,
     test: &Path,
     quiet: bool,
+    threads: usize,
 ) -> anyhow::Result<Report> {
     ensure!(
         args.predictions.is_none() || args.model.len() == 1,
@@ -392,6 +394,7 @@ fn run_given(
         fallback: p.fallback,
         refit: !args.no_refit,
         ranking: args.ranking.options(),
+        threads,
     };
     let mut models = Vec::new();
     for &kind in &args.model {
@@ -429,6 +432,7 @@ impl ModelVisitor for GivenRun<'_> {
     type Output = ModelReport;
     fn visit<F: Fit + Serialize + Clone>(
         &mut self,
+        _: ModelKind,
         name: &str,
         config: F,
     ) -> anyhow::Result<ModelReport> {

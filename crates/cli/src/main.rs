@@ -77,13 +77,6 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if err
-                .chain()
-                .filter_map(|e| e.downcast_ref::<std::io::Error>())
-                .any(|e| e.kind() == ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
-            }
             eprintln!("error: {}", one_line(&err));
             ExitCode::from(1)
         }
@@ -91,21 +84,24 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Fits get the thread count as a value (their run context); the global
+    // pool of the same size serves the rest (scoring, ranking).
+    let threads = movierec_core::RunContext::new(usize::from(cli.threads), 0).threads;
     rayon::ThreadPoolBuilder::new()
-        .num_threads(usize::from(cli.threads))
+        .num_threads(threads)
         .build_global()?;
     match cli.command {
-        Command::Evaluate(args) => evaluate::run(*args, cli.quiet),
+        Command::Evaluate(args) => evaluate::run(*args, cli.quiet, threads),
         Command::Split(args) => split::run(args, cli.quiet),
         Command::Synth(args) => synth::run(args, cli.quiet),
-        Command::Train(args) => train::run(*args, cli.quiet),
+        Command::Train(args) => train::run(*args, cli.quiet, threads),
         Command::Recommend(args) => recommend::run(args, cli.quiet),
         Command::Similar(args) => similar::run(args, cli.quiet),
         Command::Predict(args) => predict::run(args, cli.quiet),
         Command::Movies(args) => movies::run(args, cli.quiet),
         Command::Table(args) => table::run(args),
-        Command::Tune(args) => tune::run(*args, cli.quiet),
-        Command::Reproduce(args) => reproduce::run(args, cli.quiet),
+        Command::Tune(args) => tune::run(*args, cli.quiet, threads),
+        Command::Reproduce(args) => reproduce::run(args, cli.quiet, threads),
     }
 }
 
@@ -131,11 +127,15 @@ pub fn emit_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(emit(&text)?)
 }
 
-/// Writes `text` to stdout, returning the error (a closed pipe, a full disk)
-/// instead of panicking as `print!` does.
+/// Writes `text` to stdout, returning the error (a full disk) instead of
+/// panicking as `print!` does. A closed pipe (`movierec ... | head`) ends the
+/// program quietly with success, as Unix tools do.
 pub fn emit(text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other,
+    }
 }

@@ -1,19 +1,28 @@
-//! The one place that names every model: `--model` values, their
-//! configurations and the dispatch from a name to a generic function over
-//! `Fit`. A configuration is resolved in layers: the preset (default: the
-//! best configuration found by `movierec tune`), then the `[model]` table of
-//! `--config FILE.toml`, then flags. Flags apply to the models that have the
-//! setting.
+//! The model table: the one place that names every model. Each model has
+//! a `--model` value ([`ModelKind`]), a file code, presets, the flags that
+//! set its typed configuration ([`with_model`]), a decoder for saved files
+//! ([`decode_model`]) and a tuning grid ([`default_grid`]). A configuration
+//! is resolved in layers: the preset (default: the best configuration found
+//! by `movierec tune`), then the `[model]` table of `--config FILE.toml`,
+//! then flags, assigned to typed fields. Flags apply to the models that have
+//! the setting.
+//!
+//! Adding a model: its crate (a `Fit` config whose model implements
+//! `Recommender` and serde), a variant of [`ModelKind`] with its name and
+//! code, an arm in [`with_model`], [`decode_model`] and [`default_grid`],
+//! and its crate in this crate's `Cargo.toml`.
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use movierec_autoencoder::AutoencoderConfig;
-use movierec_core::{BiasConfig, ConstantConfig, Fit, GlobalMeanConfig, PopularConfig};
-use movierec_eval::with_params;
-use movierec_knn::{KnnConfig, Neighbourhood, Prediction, Similarity};
-use movierec_mf::{DenseGdConfig, SgdConfig};
+use movierec_autoencoder::{AutoencoderConfig, AutoencoderModel, Output};
+use movierec_core::{
+    BiasBaseline, BiasConfig, Constant, ConstantConfig, Fit, GlobalMeanConfig, Popular,
+    PopularConfig, Recommender,
+};
+use movierec_knn::{KnnConfig, KnnModel, Neighbourhood, Prediction, Similarity};
+use movierec_mf::{DenseGdConfig, MfModel, SgdConfig};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -53,6 +62,36 @@ impl ModelKind {
             ModelKind::MfSgd => "mf-sgd",
             ModelKind::MfDense => "mf-dense",
             ModelKind::Autoencoder => "autoencoder",
+        }
+    }
+
+    /// The kind's code in saved model files (stable: never reuse a number).
+    pub fn code(self) -> u32 {
+        match self {
+            ModelKind::Bias => 1,
+            ModelKind::Knn => 2,
+            ModelKind::MfSgd => 3,
+            ModelKind::Autoencoder => 4,
+            ModelKind::MfDense => 5,
+            ModelKind::Constant => 6,
+            ModelKind::GlobalMean => 7,
+            ModelKind::Popular => 8,
+        }
+    }
+
+    /// The kind saved under `code`, if any.
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::value_variants()
+            .iter()
+            .copied()
+            .find(|k| k.code() == code)
+    }
+
+    /// What one step of the model's training curve is.
+    pub fn curve_unit(self) -> &'static str {
+        match self {
+            ModelKind::MfDense => "full-batch step",
+            _ => "epoch",
         }
     }
 }
@@ -165,102 +204,148 @@ pub struct ModelArgs {
     /// MF: user and item biases, true or false (false: the report's pure q_i^T p_u).
     #[arg(long, help_heading = "Matrix factorisation")]
     biases: Option<bool>,
+    /// KNN: the neighbour-list cap `train` applies when no
+    /// `--max-neighbours` is given (saved files stay small).
+    #[arg(skip)]
+    pub saving_cap: Option<usize>,
+}
+
+/// `Some(v)` flags overwrite a typed setting; `None` leaves it.
+fn set<T>(field: &mut T, flag: Option<T>) {
+    if let Some(v) = flag {
+        *field = v;
+    }
 }
 
 impl ModelArgs {
-    /// The flags that set a setting of `kind`, as config fields.
-    fn overrides(&self, kind: ModelKind) -> Map<String, Value> {
-        let mut m = Map::new();
-        let mut set = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                m.insert(k.to_string(), v);
-            }
-        };
-        if kind == ModelKind::Knn {
-            match self.k {
-                Some(KArg::Fixed(k)) => {
-                    set("k", Some(json!(k)));
-                    set("k_grid", Some(json!([])));
-                }
-                Some(KArg::Auto) => set("k_grid", Some(json!(K_GRID))),
-                None => {}
-            }
-            set("similarity", self.similarity.map(|x| json!(x)));
-            set("neighbourhood", self.neighbourhood.map(|x| json!(x)));
-            set("prediction", self.prediction.map(|x| json!(x)));
-            set("shrinkage", self.shrinkage.map(|x| json!(x)));
-            set("min_support", self.min_support.map(|x| json!(x)));
-            set("max_neighbours", self.max_neighbours.map(|x| json!(x)));
-            set("user_based", self.user_based.then_some(json!(true)));
-        }
-        if matches!(kind, ModelKind::MfSgd | ModelKind::MfDense) {
-            set("factors", self.factors.map(|x| json!(x)));
-        }
-        if matches!(
-            kind,
-            ModelKind::MfSgd | ModelKind::MfDense | ModelKind::Autoencoder
-        ) {
-            set("epochs", self.epochs.map(|x| json!(x)));
-        }
-        if kind == ModelKind::Autoencoder {
-            set("hidden", self.hidden.as_ref().map(|x| json!(x)));
-            let output = self.output.map(|o| match o {
-                OutputArg::Relu => "relu",
-                OutputArg::Identity => "identity",
-            });
-            set("output", output.map(|x| json!(x)));
-            set("batch", self.batch.map(|x| json!(x)));
-            set("lr", self.lr.map(|x| json!(x)));
-            set("l1_share", self.l1_share.map(|x| json!(x)));
-            set("dropout", self.dropout.map(|x| json!(x)));
-            set("user_based", self.user_based.then_some(json!(true)));
-        }
-        if kind == ModelKind::MfSgd {
-            set("lr_factors", self.lr.map(|x| json!(x)));
-            set("lr_biases", self.lr.map(|x| json!(x)));
-            set("reg_factors", self.reg.map(|x| json!(x)));
-            set("biases", self.biases.map(|x| json!(x)));
-        }
-        if kind == ModelKind::MfDense {
-            set("lr", self.lr.map(|x| json!(x)));
-            set("beta", self.reg.map(|x| json!(x)));
-        }
-        m
-    }
-
-    /// The `[name]` table of the config file, as config fields.
-    fn file_section(&self, name: &str) -> anyhow::Result<Map<String, Value>> {
+    /// The `--config` file, read once and checked: every table must name a model.
+    fn config_file(&self) -> anyhow::Result<Option<(String, toml::Table)>> {
         let Some(path) = &self.config else {
-            return Ok(Map::new());
+            return Ok(None);
         };
+        let show = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the config file", path.display()))?;
+            .with_context(|| format!("{show}: cannot read the config file"))?;
         let table: toml::Table = text
             .parse()
-            .with_context(|| format!("{}: not valid TOML", path.display()))?;
-        match table.get(name).map(serde_json::to_value).transpose()? {
-            None => Ok(Map::new()),
-            Some(Value::Object(m)) => Ok(m),
-            Some(_) => anyhow::bail!("{}: [{name}] must be a table", path.display()),
+            .with_context(|| format!("{show}: not valid TOML"))?;
+        let names: Vec<&str> = ModelKind::value_variants()
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        if let Some(bad) = table.keys().find(|k| !names.contains(&k.as_str())) {
+            bail!(
+                "{show}: [{}] is not a model; the tables are named after models: {}",
+                bad.escape_debug(),
+                names.join(", ")
+            );
+        }
+        Ok(Some((show, table)))
+    }
+
+    /// `config` with the `[name]` table of the config file laid over it:
+    /// the table's keys replace the config's fields, and a key the config
+    /// does not have is an error (configs deny unknown fields).
+    fn apply_file<F: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+        config: F,
+    ) -> anyhow::Result<F> {
+        let Some((show, file)) = self.config_file()? else {
+            return Ok(config);
+        };
+        let Some(section) = file.get(name) else {
+            return Ok(config);
+        };
+        let toml::Value::Table(section) = section else {
+            bail!("{show}: [{name}] must be a table");
+        };
+        let toml::Value::Table(mut merged) = toml::Value::try_from(&config)
+            .with_context(|| format!("{name}: the settings cannot be written as TOML"))?
+        else {
+            bail!("{name}: the settings are not a table");
+        };
+        for (k, v) in section {
+            merged.insert(k.clone(), v.clone());
+        }
+        toml::Value::Table(merged)
+            .try_into()
+            .with_context(|| format!("{show}: bad [{name}] table"))
+    }
+
+    /// The preset's name suffix and whether `kind` has it.
+    fn preset(&self, kind: ModelKind, has: &[Preset]) -> anyhow::Result<Option<Preset>> {
+        match self.preset {
+            Some(p) if !has.contains(&p) => bail!(
+                "{} has no preset {}",
+                kind.name(),
+                p.to_possible_value()
+                    .map_or_else(String::new, |v| v.get_name().to_string())
+            ),
+            p => Ok(p),
         }
     }
 
-    /// `base` with the config file's and the flags' settings laid over it.
-    fn resolve<F: Serialize + DeserializeOwned>(
-        &self,
-        kind: ModelKind,
-        base: F,
-    ) -> anyhow::Result<F> {
-        let name = kind.name();
-        let file = self.file_section(name)?;
-        let cfg = with_params(&base, &file).with_context(|| {
-            let path = self
-                .config
-                .as_ref()
-                .map_or(String::new(), |p| p.display().to_string());
-            format!("{path}: bad [{name}] table")
-        })?;
-        with_params(&cfg, &self.overrides(kind)).with_context(|| format!("bad flags for {name}"))
+    fn knn(&self, mut c: KnnConfig) -> KnnConfig {
+        match self.k {
+            Some(KArg::Fixed(k)) => {
+                c.k = k;
+                c.k_grid = Vec::new();
+            }
+            Some(KArg::Auto) => c.k_grid = K_GRID.to_vec(),
+            None => {}
+        }
+        set(&mut c.similarity, self.similarity);
+        set(&mut c.neighbourhood, self.neighbourhood);
+        set(&mut c.prediction, self.prediction);
+        set(&mut c.shrinkage, self.shrinkage);
+        set(&mut c.min_support, self.min_support);
+        set(&mut c.max_neighbours, self.max_neighbours.map(Some));
+        if self.user_based {
+            c.user_based = true;
+        }
+        if c.max_neighbours.is_none() {
+            c.max_neighbours = self.saving_cap;
+        }
+        c
+    }
+
+    fn sgd(&self, mut c: SgdConfig) -> SgdConfig {
+        set(&mut c.factors, self.factors);
+        set(&mut c.epochs, self.epochs);
+        set(&mut c.lr_factors, self.lr);
+        set(&mut c.lr_biases, self.lr);
+        set(&mut c.reg_factors, self.reg);
+        set(&mut c.biases, self.biases);
+        c
+    }
+
+    fn dense(&self, mut c: DenseGdConfig) -> DenseGdConfig {
+        set(&mut c.factors, self.factors);
+        set(&mut c.epochs, self.epochs);
+        set(&mut c.lr, self.lr);
+        set(&mut c.beta, self.reg);
+        c
+    }
+
+    fn autoencoder(&self, mut c: AutoencoderConfig) -> AutoencoderConfig {
+        set(&mut c.epochs, self.epochs);
+        set(&mut c.hidden, self.hidden.clone());
+        set(
+            &mut c.output,
+            self.output.map(|o| match o {
+                OutputArg::Relu => Output::Relu,
+                OutputArg::Identity => Output::Identity,
+            }),
+        );
+        set(&mut c.batch, self.batch);
+        set(&mut c.lr, self.lr);
+        set(&mut c.l1_share, self.l1_share);
+        set(&mut c.dropout, self.dropout);
+        if self.user_based {
+            c.user_based = true;
+        }
+        c
     }
 }
 
@@ -268,71 +353,108 @@ impl ModelArgs {
 pub trait ModelVisitor {
     /// What the visit returns.
     type Output;
-    /// Runs with the resolved configuration of the model called `name`.
-    fn visit<F>(&mut self, name: &str, config: F) -> anyhow::Result<Self::Output>
+    /// Runs with the resolved configuration of `kind`, shown as `name`
+    /// (the kind's name, with the preset's suffix).
+    fn visit<F>(&mut self, kind: ModelKind, name: &str, config: F) -> anyhow::Result<Self::Output>
     where
-        F: Fit + Serialize + DeserializeOwned + Clone;
+        F: Fit + Serialize + DeserializeOwned + Clone,
+        F::Model: Serialize + DeserializeOwned;
 }
 
-/// Resolves the configuration of `kind` and hands it to `visitor`.
+/// Resolves the configuration of `kind` (preset, then the `[model]` table
+/// of `--config`, then flags, then the config's own checks) and hands it to
+/// `visitor`. The one place where a model's settings are built.
 pub fn with_model<V: ModelVisitor>(
     kind: ModelKind,
     args: &ModelArgs,
     visitor: &mut V,
 ) -> anyhow::Result<V::Output> {
     let name = kind.name();
-    let report = args.preset == Some(Preset::Report);
+    let bad = |e: &dyn std::fmt::Display| anyhow::anyhow!("{name}: {e}");
     match kind {
-        ModelKind::Constant => visitor.visit(name, args.resolve(kind, ConstantConfig::default())?),
-        ModelKind::GlobalMean => {
-            visitor.visit(name, args.resolve(kind, GlobalMeanConfig::default())?)
+        ModelKind::Constant => {
+            args.preset(kind, &[])?;
+            visitor.visit(
+                kind,
+                name,
+                args.apply_file(name, ConstantConfig::default())?,
+            )
         }
-        ModelKind::Popular => visitor.visit(name, args.resolve(kind, PopularConfig::default())?),
+        ModelKind::GlobalMean => {
+            args.preset(kind, &[])?;
+            visitor.visit(
+                kind,
+                name,
+                args.apply_file(name, GlobalMeanConfig::default())?,
+            )
+        }
+        ModelKind::Popular => {
+            args.preset(kind, &[])?;
+            visitor.visit(kind, name, args.apply_file(name, PopularConfig::default())?)
+        }
         ModelKind::Bias => {
-            let cfg = args.resolve(kind, BiasConfig::default())?;
-            cfg.validate()?;
-            visitor.visit(name, cfg)
+            args.preset(kind, &[])?;
+            let cfg = args.apply_file(name, BiasConfig::default())?;
+            cfg.validate().map_err(|e| bad(&e))?;
+            visitor.visit(kind, name, cfg)
         }
         ModelKind::Knn => {
-            let base = if report {
-                KnnConfig::report()
-            } else {
-                KnnConfig::default()
+            let (base, name) = match args.preset(kind, &[Preset::Report])? {
+                Some(_) => (KnnConfig::report(), "knn-report"),
+                None => (KnnConfig::default(), name),
             };
-            let cfg = args.resolve(kind, base)?;
-            cfg.validate()?;
-            let name = if report { "knn-report" } else { name };
-            visitor.visit(name, cfg)
+            let cfg = args.knn(args.apply_file(kind.name(), base)?);
+            cfg.validate().map_err(|e| bad(&e))?;
+            visitor.visit(kind, name, cfg)
         }
         ModelKind::MfSgd => {
-            let base = if report {
-                SgdConfig::report()
-            } else {
-                SgdConfig::default()
+            let (base, name) = match args.preset(kind, &[Preset::Report])? {
+                Some(_) => (SgdConfig::report(), "mf-sgd-report"),
+                None => (SgdConfig::default(), name),
             };
-            let cfg = args.resolve(kind, base)?;
-            cfg.validate()?;
-            let name = if report { "mf-sgd-report" } else { name };
-            visitor.visit(name, cfg)
+            let cfg = args.sgd(args.apply_file(kind.name(), base)?);
+            cfg.validate().map_err(|e| bad(&e))?;
+            visitor.visit(kind, name, cfg)
         }
         ModelKind::MfDense => {
             // The dense optimiser is the report's own; its preset is its default.
-            let cfg = args.resolve(kind, DenseGdConfig::default())?;
-            cfg.validate()?;
-            visitor.visit(name, cfg)
+            args.preset(kind, &[])?;
+            let cfg = args.dense(args.apply_file(name, DenseGdConfig::default())?);
+            cfg.validate().map_err(|e| bad(&e))?;
+            visitor.visit(kind, name, cfg)
         }
         ModelKind::Autoencoder => {
-            let (base, name) = match args.preset {
+            let (base, name) = match args.preset(kind, &[Preset::Report, Preset::ReportDeep])? {
                 Some(Preset::Report) => (AutoencoderConfig::report(), "autoencoder-report"),
                 Some(Preset::ReportDeep) => {
                     (AutoencoderConfig::report_deep(), "autoencoder-report-deep")
                 }
                 None => (AutoencoderConfig::default(), name),
             };
-            let cfg = args.resolve(kind, base)?;
-            cfg.validate()?;
-            visitor.visit(name, cfg)
+            let cfg = args.autoencoder(args.apply_file(kind.name(), base)?);
+            cfg.validate().map_err(|e| bad(&e))?;
+            visitor.visit(kind, name, cfg)
         }
+    }
+}
+
+/// Decodes the saved model of `kind` (postcard) and checks it as a hostile
+/// input: every index and float of the payload.
+pub fn decode_model(kind: ModelKind, bytes: &[u8]) -> anyhow::Result<Box<dyn Recommender>> {
+    fn decode<M: Recommender + DeserializeOwned + 'static>(
+        bytes: &[u8],
+    ) -> anyhow::Result<Box<dyn Recommender>> {
+        let model: M = postcard::from_bytes(bytes)?;
+        model.validate()?;
+        Ok(Box::new(model))
+    }
+    match kind {
+        ModelKind::Constant | ModelKind::GlobalMean => decode::<Constant>(bytes),
+        ModelKind::Bias => decode::<BiasBaseline>(bytes),
+        ModelKind::Popular => decode::<Popular>(bytes),
+        ModelKind::Knn => decode::<KnnModel>(bytes),
+        ModelKind::MfSgd | ModelKind::MfDense => decode::<MfModel>(bytes),
+        ModelKind::Autoencoder => decode::<AutoencoderModel>(bytes),
     }
 }
 

@@ -10,7 +10,7 @@ use movierec_core::ItemIdx;
 use movierec_data::{load, LoadOptions};
 use serde::Serialize;
 
-use crate::store::{CatalogMovie, Payload, Saved};
+use crate::store::{CatalogMovie, Saved};
 
 /// Arguments of `movierec recommend`.
 #[derive(Debug, Args)]
@@ -70,14 +70,17 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
     match (&args.user, &args.ratings) {
         (Some(raw), _) => {
             let u = saved.user(*raw)?;
-            saved.model.recommender().score_into(u, &mut scores);
+            saved.model.score_into(u, &mut scores);
             for &i in saved.train.row(u).0 {
                 seen[i as usize] = true;
             }
         }
         (None, Some(path)) => {
             let rated = read_ratings(path, &saved)?;
-            fold_in(&saved, &rated, &mut scores).with_context(|| format!("{}", path.display()))?;
+            saved
+                .model
+                .score_new_user(&rated, &mut scores)
+                .with_context(|| format!("{}", path.display()))?;
             for &(i, _) in &rated {
                 seen[i.get()] = true;
             }
@@ -131,54 +134,6 @@ fn best_first(cands: &mut Vec<(f32, u64, usize)>, top: usize) {
         }
     }
     cands.sort_unstable_by(order);
-}
-
-/// The scores of a new user from their ratings, without retraining.
-fn fold_in(saved: &Saved, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> anyhow::Result<()> {
-    let config: serde_json::Value = serde_json::from_str(&saved.meta.config).unwrap_or_default();
-    let num = |key: &str, default: f64| {
-        config.get(key).and_then(|v| v.as_f64()).unwrap_or(default) as f32
-    };
-    match &saved.model {
-        Payload::Bias(b) => {
-            // The user bias as one sweep of the bias fit computes it.
-            let dev: f64 = rated
-                .iter()
-                .map(|&(i, r)| f64::from(r - b.mu - b.item_bias[i.get()]))
-                .sum();
-            let bu = (dev / (f64::from(num("reg_user", 15.0)) + rated.len() as f64)) as f32;
-            for (o, bi) in out.iter_mut().zip(&b.item_bias) {
-                *o = b.mu + bu + bi;
-            }
-        }
-        Payload::Mf(m) => {
-            // Sparse SGD regularises per rating; the dense descent once.
-            let n = rated.len() as f32;
-            let (rf, rb) = if config.get("reg_factors").is_some() {
-                (num("reg_factors", 0.1) * n, num("reg_biases", 0.05) * n)
-            } else {
-                let beta = num("beta", 0.02);
-                (beta, beta)
-            };
-            let user = m.fold_in(rated, rf, rb);
-            m.score_folded(&user, out);
-        }
-        Payload::Knn(m) => {
-            ensure!(
-                m.can_fold_in(),
-                "a user-based KNN model cannot fold in a new user (it would need their similarity to every training user): train an item-based one"
-            );
-            m.score_new_user(rated, out);
-        }
-        Payload::Autoencoder(m) => {
-            ensure!(
-                m.can_fold_in(),
-                "the item-based autoencoder cannot fold in a new user (a new user is a new input dimension of its network): train with --user-based"
-            );
-            m.score_new_user(rated, out);
-        }
-    }
-    Ok(())
 }
 
 /// Reads a new user's `movie,rating` file into dense (item, rating) pairs.

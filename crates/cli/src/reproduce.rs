@@ -9,15 +9,13 @@
 //! usual evaluate format, curves included), `curves-autoencoder.svg`,
 //! `curves-mf-sgd.svg`, `curves-mf-dense.svg`, `time-to-accuracy.{svg,md}`.
 
-use std::any::Any;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser};
-use movierec_autoencoder::AutoencoderModel;
-use movierec_core::{Fallback, Fit, RatingMatrix, Recommender};
+use movierec_core::{Fallback, Fit};
 use movierec_data::{load, Dataset, LoadOptions, Protocol, SplitConfig};
 use movierec_eval::{
     evaluate_report, table1, table2, write_atomic, write_curves_svg, write_time_to_accuracy,
@@ -187,20 +185,9 @@ pub struct ReportRun<'a> {
     pub quiet: bool,
 }
 
-/// Feeds the report's input to the models whose estimates depend on one
-/// (the autoencoder encodes its input); the rest are scored as fitted.
-fn reinput<M: Recommender + 'static>(
-    model: &M,
-    input: &RatingMatrix,
-) -> Option<Box<dyn Recommender>> {
-    (model as &dyn Any)
-        .downcast_ref::<AutoencoderModel>()
-        .map(|ae| Box::new(ae.with_input(input)) as Box<dyn Recommender>)
-}
-
 impl ModelVisitor for ReportRun<'_> {
     type Output = (ModelReport, ReportProtocolModel);
-    fn visit<F>(&mut self, name: &str, config: F) -> anyhow::Result<Self::Output>
+    fn visit<F>(&mut self, _: ModelKind, name: &str, config: F) -> anyhow::Result<Self::Output>
     where
         F: Fit + Serialize + DeserializeOwned + Clone,
     {
@@ -212,7 +199,6 @@ impl ModelVisitor for ReportRun<'_> {
             &ds.ratings,
             ds.timestamps.as_deref(),
             self.opts,
-            &reinput::<F::Model>,
             &mut bar,
         );
         bar.finish();
@@ -221,7 +207,7 @@ impl ModelVisitor for ReportRun<'_> {
 }
 
 /// The protocol options of a reproduce row.
-fn options(seed: u64, repeats: usize, ranking: bool) -> EvalOptions {
+fn options(seed: u64, repeats: usize, ranking: bool, threads: usize) -> EvalOptions {
     EvalOptions {
         split: SplitConfig {
             protocol: Protocol::Holdout,
@@ -232,6 +218,7 @@ fn options(seed: u64, repeats: usize, ranking: bool) -> EvalOptions {
         fallback: Fallback::Bias,
         refit: true,
         ranking: ranking.then(RankingOptions::default),
+        threads,
     }
 }
 
@@ -244,7 +231,7 @@ struct Done {
 }
 
 /// Runs `movierec reproduce`.
-pub fn run(args: ReproduceArgs, quiet: bool) -> anyhow::Result<()> {
+pub fn run(args: ReproduceArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     let start = Instant::now();
     let figures = ReportFigures::read(&args.figures)?;
     let dataset = load(&args.data, &LoadOptions::default())?;
@@ -262,7 +249,7 @@ pub fn run(args: ReproduceArgs, quiet: bool) -> anyhow::Result<()> {
             std::iter::once("movierec".to_string()).chain(spec.flags.iter().cloned()),
         )
         .with_context(|| format!("row {}: bad flags {:?}", spec.label, spec.flags))?;
-        let opts = options(args.seed, spec.repeats, !args.no_ranking);
+        let opts = options(args.seed, spec.repeats, !args.no_ranking, threads);
         let mut v = ReportRun {
             dataset: &dataset,
             opts: &opts,
@@ -347,25 +334,28 @@ fn write_outputs(
     let curves = [
         (
             "autoencoder-report",
+            ModelKind::Autoencoder,
             "curves-autoencoder.svg",
             "the report's autoencoder",
         ),
         (
             "mf-sgd-report",
+            ModelKind::MfSgd,
             "curves-mf-sgd.svg",
             "the report's MF by sparse SGD",
         ),
         (
             "mf-dense-report",
+            ModelKind::MfDense,
             "curves-mf-dense.svg",
             "the report's MF by dense full-batch GD",
         ),
     ];
     let mut timed = Vec::new();
-    for (label, file, title) in curves {
+    for (label, kind, file, title) in curves {
         if let Some(m) = find(label) {
             let title = format!("{title} ({label}), {}, repeat 0", dataset.name);
-            write_curves_svg(m, &title, &dir.join(file))?;
+            write_curves_svg(m, &title, kind.curve_unit(), &dir.join(file))?;
             timed.push(m);
         }
     }

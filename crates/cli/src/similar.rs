@@ -10,7 +10,7 @@ use movierec_core::ItemIdx;
 use serde::Serialize;
 
 use crate::recommend::{catalog_index, movie_cells, resolve_movie};
-use crate::store::{Payload, Saved};
+use crate::store::Saved;
 
 /// Arguments of `movierec similar`.
 #[derive(Debug, Args)]
@@ -47,28 +47,7 @@ pub fn run(args: SimilarArgs, _quiet: bool) -> anyhow::Result<()> {
     let Some(item) = saved.items.get(id).map(ItemIdx) else {
         bail!("movie {id} has no training rating in the model: nothing to compare it with");
     };
-    let found: Vec<(ItemIdx, f32)> = match &saved.model {
-        Payload::Knn(m) => {
-            if !m.can_fold_in() {
-                bail!("a user-based KNN model holds user-user similarities, not movie ones: train an item-based one");
-            }
-            m.similar(item, args.top)
-                .into_iter()
-                .map(|n| (n.item, n.similarity))
-                .collect()
-        }
-        Payload::Mf(m) => {
-            let k = m.factors();
-            nearest(item, args.top, m.item_factors().chunks_exact(k).map(Some))
-        }
-        Payload::Autoencoder(m) => {
-            let codes = (0..saved.items.len()).map(|i| m.item_code(ItemIdx(i as u32)));
-            nearest(item, args.top, codes)
-        }
-        Payload::Bias(_) => {
-            bail!("a bias model has no movie vectors to compare: use a knn, mf-sgd or autoencoder model")
-        }
-    };
+    let found = saved.model.similar_items(item, args.top)?;
     let support = co_raters(&saved, item);
     let catalog = catalog_index(&saved.catalog);
     let rows: Vec<SimilarRow> = found
@@ -105,51 +84,6 @@ pub fn run(args: SimilarArgs, _quiet: bool) -> anyhow::Result<()> {
         ));
     }
     Ok(crate::emit(&t)?)
-}
-
-/// The `n` vectors with the largest cosine to `target`'s, best first, ties
-/// by index; `None` vectors (no training ratings) and zero vectors skipped.
-fn nearest<'a>(
-    target: ItemIdx,
-    n: usize,
-    vectors: impl Iterator<Item = Option<&'a [f32]>>,
-) -> Vec<(ItemIdx, f32)> {
-    let vectors: Vec<Option<&[f32]>> = vectors.collect();
-    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let Some(t) = vectors.get(target.get()).copied().flatten() else {
-        return Vec::new();
-    };
-    let nt = norm(t);
-    if nt == 0.0 {
-        return Vec::new();
-    }
-    let mut sims: Vec<(ItemIdx, f32)> = vectors
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != target.get())
-        .filter_map(|(i, v)| {
-            let v = (*v)?;
-            let nv = norm(v);
-            (nv > 0.0).then(|| {
-                let dot: f64 = v
-                    .iter()
-                    .zip(t)
-                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                    .sum();
-                (ItemIdx(i as u32), (dot / (nv * nt)) as f32)
-            })
-        })
-        .collect();
-    let order = |a: &(ItemIdx, f32), b: &(ItemIdx, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    if n < sims.len() {
-        if n == 0 {
-            return Vec::new();
-        }
-        sims.select_nth_unstable_by(n - 1, order);
-        sims.truncate(n);
-    }
-    sims.sort_unstable_by(order);
-    sims
 }
 
 /// For every item, the number of users who rated both it and `item`.

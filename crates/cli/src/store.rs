@@ -4,43 +4,41 @@
 //! offset size  field
 //!      0    8  magic "MOVIEREC"
 //!      8    4  format version (u32 LE), FORMAT_VERSION
-//!     12    4  model kind (u32 LE): 1 bias, 2 knn, 3 mf, 4 autoencoder
+//!     12    4  model kind (u32 LE): `ModelKind::code` of the model table
 //!     16   16  movierec version that wrote it (ASCII, NUL-padded)
 //!     32    8  payload length in bytes (u64 LE)
 //!     40    4  CRC-32 (IEEE) of bytes 0..40 and of the payload
-//!     44    .  payload: `Saved` as postcard
+//!     44    .  payload: `Contents` as postcard, then the model as postcard
 //! ```
 //!
 //! The checksum covers the header too, so any flipped byte is caught before
 //! the payload is decoded; the length catches truncation and trailing bytes.
 //! postcard (compact, serde, maintained; bincode is not) stores `f32` as 4
 //! little-endian bytes, so the large factor and similarity arrays decode at
-//! memory speed. After decoding, [`Saved::check`] verifies the sizes the
-//! commands rely on, so a file that decodes but does not fit together is
-//! an error too, not a panic.
+//! memory speed. The model is decoded by the model table (`decode_model`),
+//! which runs the model's own `validate`; then [`Saved::check`] verifies
+//! the sizes the commands rely on, so a file that decodes but does not fit
+//! together is an error too, not a panic.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{bail, ensure, Context};
-use movierec_autoencoder::AutoencoderModel;
-use movierec_core::{
-    BiasBaseline, FallbackModel, IdMap, ItemIdx, RatingScale, Recommender, UserIdx,
-};
-use movierec_knn::KnnModel;
-use movierec_mf::MfModel;
+use movierec_core::{FallbackModel, IdMap, ItemIdx, RatingScale, Recommender, UserIdx};
 use serde::{Deserialize, Serialize};
+
+use crate::models::{decode_model, ModelKind};
 
 /// The file's first bytes.
 pub const MAGIC: &[u8; 8] = b"MOVIEREC";
 /// The layout of header and payload; bumped when either changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 44;
 
-/// Everything a saved model holds.
+/// Everything a saved model holds besides the model itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Saved {
+pub struct Contents {
     /// What the model was fitted on and how.
     pub meta: Meta,
     /// Raw user ids in dense order.
@@ -54,8 +52,28 @@ pub struct Saved {
     pub catalog: Vec<CatalogMovie>,
     /// Estimates for pairs the model cannot score (`predict`).
     pub fallback: FallbackModel,
+}
+
+/// A loaded model file: its contents and the model, behind the traits every
+/// command uses (scoring, fold-in, similar movies).
+pub struct Saved {
+    /// Ids, training ratings, titles, fallback.
+    pub contents: Contents,
     /// The fitted model.
-    pub model: Payload,
+    pub model: Box<dyn Recommender>,
+}
+
+impl std::ops::Deref for Saved {
+    type Target = Contents;
+    fn deref(&self) -> &Contents {
+        &self.contents
+    }
+}
+
+impl std::ops::DerefMut for Saved {
+    fn deref_mut(&mut self) -> &mut Contents {
+        &mut self.contents
+    }
 }
 
 /// How a model was made.
@@ -63,15 +81,16 @@ pub struct Saved {
 pub struct Meta {
     /// The model's name as `evaluate` prints it (e.g. `knn-report`).
     pub name: String,
-    /// The resolved configuration, as JSON (fold-in reads its
-    /// regularisation from it).
+    /// The resolved configuration, as JSON (for the record).
     pub config: String,
     /// The dataset's name.
     pub dataset: String,
     /// Whether the protocol's test set (split 0 of `--seed`) was kept out.
     pub holdout: bool,
-    /// The seed of that split.
+    /// The seed of that split and of the model's random choices.
     pub seed: u64,
+    /// Worker threads of the fit (with the seed, what makes it reproducible).
+    pub threads: usize,
     /// The rating scale (scores are clamped to it).
     pub scale: RatingScale,
 }
@@ -132,64 +151,15 @@ impl CatalogMovie {
     }
 }
 
-/// The fitted model of one kind (boxed: the kinds differ much in size).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Payload {
-    /// `mu + b_u + b_i`.
-    Bias(Box<BiasBaseline>),
-    /// Item- or user-based KNN, with its exact similarity store.
-    Knn(Box<KnnModel>),
-    /// Matrix factorisation (SGD or the report's dense descent).
-    Mf(Box<MfModel>),
-    /// The autoencoder (item- or user-based).
-    Autoencoder(Box<AutoencoderModel>),
-}
-
-impl Payload {
-    /// The header's kind code.
-    pub fn code(&self) -> u32 {
-        match self {
-            Payload::Bias(_) => 1,
-            Payload::Knn(_) => 2,
-            Payload::Mf(_) => 3,
-            Payload::Autoencoder(_) => 4,
-        }
-    }
-
-    /// The kind's name.
-    pub fn kind_name(&self) -> &'static str {
-        kind_name(self.code()).unwrap_or("?")
-    }
-
-    /// The model as a recommender.
-    pub fn recommender(&self) -> &dyn Recommender {
-        match self {
-            Payload::Bias(m) => m.as_ref(),
-            Payload::Knn(m) => m.as_ref(),
-            Payload::Mf(m) => m.as_ref(),
-            Payload::Autoencoder(m) => m.as_ref(),
-        }
-    }
-}
-
-fn kind_name(code: u32) -> Option<&'static str> {
-    match code {
-        1 => Some("bias"),
-        2 => Some("knn"),
-        3 => Some("mf"),
-        4 => Some("autoencoder"),
-        _ => None,
-    }
-}
-
-impl Saved {
-    /// The file's bytes: header, then payload.
-    pub fn to_bytes(&self) -> anyhow::Result<Vec<u8>> {
-        let payload = postcard::to_stdvec(self).context("encoding the model")?;
+impl Contents {
+    /// The file's bytes: header, then payload (these contents, then `model`).
+    pub fn to_bytes(&self, kind: ModelKind, model: &impl Serialize) -> anyhow::Result<Vec<u8>> {
+        let mut payload = postcard::to_stdvec(self).context("encoding the model")?;
+        payload.extend(postcard::to_stdvec(model).context("encoding the model")?);
         let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&self.model.code().to_le_bytes());
+        out.extend_from_slice(&kind.code().to_le_bytes());
         let mut version = [0u8; 16];
         let v = env!("CARGO_PKG_VERSION").as_bytes();
         version[..v.len().min(16)].copy_from_slice(&v[..v.len().min(16)]);
@@ -205,12 +175,14 @@ impl Saved {
 
     /// Saves to `path` atomically (a temporary file in the same folder,
     /// renamed over the target), so a crash never leaves half a model.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let bytes = self.to_bytes()?;
+    pub fn save(&self, path: &Path, kind: ModelKind, model: &impl Serialize) -> anyhow::Result<()> {
+        let bytes = self.to_bytes(kind, model)?;
         movierec_eval::write_atomic(path, &bytes)?;
         Ok(())
     }
+}
 
+impl Saved {
     /// Reads a model file, naming the file in every error.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let bytes = std::fs::read(path)
@@ -260,24 +232,18 @@ impl Saved {
             "model file format version {version} (written by movierec {writer}); this movierec {} reads version {FORMAT_VERSION}: retrain the model",
             env!("CARGO_PKG_VERSION")
         );
-        let Some(kind) = kind_name(code) else {
+        let Some(kind) = ModelKind::from_code(code) else {
             bail!("unknown model kind {code} in the header (written by movierec {writer})");
         };
-        let (mut saved, rest): (Saved, &[u8]) = postcard::take_from_bytes(payload)
-            .map_err(|e| anyhow::anyhow!("corrupted {kind} model payload: {e}"))?;
-        ensure!(
-            rest.is_empty(),
-            "corrupted {kind} model payload: {} trailing bytes",
-            rest.len()
-        );
-        ensure!(
-            saved.model.code() == code,
-            "corrupted model file: the header says {kind}, the payload holds a {} model",
-            saved.model.kind_name()
-        );
+        let name = kind.name();
+        let (contents, rest): (Contents, &[u8]) = postcard::take_from_bytes(payload)
+            .map_err(|e| anyhow::anyhow!("corrupted {name} model payload: {e}"))?;
+        let model = decode_model(kind, rest)
+            .map_err(|e| anyhow::anyhow!("corrupted {name} model payload: {e}"))?;
+        let mut saved = Saved { contents, model };
         saved.check()?;
-        saved.users.rebuild_index();
-        saved.items.rebuild_index();
+        saved.contents.users.rebuild_index();
+        saved.contents.items.rebuild_index();
         Ok(saved)
     }
 
@@ -292,7 +258,7 @@ impl Saved {
             );
         }
         let (n_users, n_items) = (self.users.len(), self.items.len());
-        let model_items = self.model.recommender().n_items();
+        let model_items = self.model.n_items();
         ensure!(
             model_items == n_items,
             "inconsistent model file: {n_items} movie ids for a model of {model_items} items"
@@ -307,12 +273,11 @@ impl Saved {
                 && t.items.iter().all(|&i| (i as usize) < n_items),
             "inconsistent model file: bad training ratings"
         );
-        let users_ok = match &self.model {
-            Payload::Bias(b) => b.user_bias.len() == n_users,
-            Payload::Mf(m) => m.n_users() == n_users,
-            Payload::Knn(_) | Payload::Autoencoder(_) => true,
-        };
-        ensure!(users_ok, "inconsistent model file: user count differs");
+        ensure!(
+            self.model.n_users().is_none_or(|n| n == n_users),
+            "inconsistent model file: {n_users} user ids for a model of {} users",
+            self.model.n_users().unwrap_or(0)
+        );
         if let FallbackModel::Bias(b) = &self.fallback {
             ensure!(
                 b.user_bias.len() == n_users && b.item_bias.len() == n_items,
@@ -345,7 +310,7 @@ impl Saved {
     pub fn estimate(&self, user: Option<UserIdx>, item: Option<ItemIdx>) -> f32 {
         let scale = self.meta.scale;
         let est = match (user, item) {
-            (Some(u), Some(i)) => self.model.recommender().predict(u, i),
+            (Some(u), Some(i)) => self.model.predict(u, i),
             _ => None,
         };
         let fallback = || {
@@ -368,11 +333,15 @@ fn id_range(ids: &[u64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use movierec_core::{BiasConfig, Fallback, Fit, NoopObserver, Rating, RatingMatrix, Ratings};
+    use movierec_core::{
+        BiasBaseline, BiasConfig, Fallback, Fit, NoopObserver, Rating, RatingMatrix, Ratings,
+        RunContext,
+    };
     use proptest::prelude::*;
 
     /// A small bias model file, built here.
-    pub(crate) fn small() -> Saved {
+    /// A tiny bias model and its file contents.
+    pub(crate) fn small() -> (Contents, BiasBaseline) {
         let entries = vec![
             Rating::new(0, 0, 4.0),
             Rating::new(0, 1, 2.5),
@@ -382,15 +351,16 @@ mod tests {
         let ratings = Ratings::new(entries, 3, 3, RatingScale::default());
         let m = RatingMatrix::new(&ratings).unwrap();
         let model = BiasConfig::default()
-            .fit(&m, None, &mut NoopObserver)
+            .fit(&m, None, &RunContext::default(), &mut NoopObserver)
             .unwrap();
-        Saved {
+        let contents = Contents {
             meta: Meta {
                 name: "bias".into(),
                 config: "{}".into(),
                 dataset: "tiny".into(),
                 holdout: false,
                 seed: 42,
+                threads: 1,
                 scale: RatingScale::default(),
             },
             users: IdMap::from_raw(vec![10, 20, 30]),
@@ -407,22 +377,35 @@ mod tests {
                 genres: vec!["Animation".into()],
             }],
             fallback: Fallback::Bias.fit(&m),
-            model: Payload::Bias(Box::new(model)),
-        }
+        };
+        (contents, model)
+    }
+
+    fn small_bytes() -> Vec<u8> {
+        let (c, m) = small();
+        c.to_bytes(ModelKind::Bias, &m).unwrap()
     }
 
     #[test]
     fn round_trip() {
-        let s = small();
-        let back = Saved::from_bytes(&s.to_bytes().unwrap()).unwrap();
-        assert_eq!(back, s);
+        let (contents, model) = small();
+        let back = Saved::from_bytes(&small_bytes()).unwrap();
+        assert_eq!(back.contents, contents);
+        let mut a = vec![0.0; 3];
+        back.model.score_into(UserIdx(1), &mut a);
+        let mut b = vec![0.0; 3];
+        model.score_into(UserIdx(1), &mut b);
+        assert_eq!(a, b);
         assert_eq!(back.users.get(20), Some(1));
     }
 
     #[test]
     fn bad_headers_say_what_is_wrong() {
-        let good = small().to_bytes().unwrap();
-        let err = |b: &[u8]| Saved::from_bytes(b).unwrap_err().to_string();
+        let good = small_bytes();
+        let err = |b: &[u8]| match Saved::from_bytes(b) {
+            Ok(_) => panic!("accepted a bad file"),
+            Err(e) => e.to_string(),
+        };
         assert!(err(b"hello").contains("not a movierec model"));
         assert!(err(&good[..20]).contains("truncated"));
         assert!(err(&good[..good.len() - 1]).contains("truncated"));
@@ -439,14 +422,18 @@ mod tests {
         };
         // A consistent file of another format version.
         let mut v = good.clone();
-        v[8..12].copy_from_slice(&2u32.to_le_bytes());
+        v[8..12].copy_from_slice(&9u32.to_le_bytes());
         reseal(&mut v);
-        assert!(err(&v).contains("format version 2"), "{}", err(&v));
+        assert!(err(&v).contains("format version 9"), "{}", err(&v));
         // A consistent file whose header names another kind.
         let mut v = good.clone();
-        v[12..16].copy_from_slice(&3u32.to_le_bytes());
+        v[12..16].copy_from_slice(&ModelKind::MfSgd.code().to_le_bytes());
         reseal(&mut v);
-        assert!(err(&v).contains("header says mf"), "{}", err(&v));
+        assert!(
+            err(&v).contains("corrupted mf-sgd model payload"),
+            "{}",
+            err(&v)
+        );
     }
 
     proptest! {
@@ -454,7 +441,7 @@ mod tests {
         /// never a panic nor a different model.
         #[test]
         fn flipped_or_truncated_files_are_errors(pos in 0usize..10_000, flip in 1u8..=255, cut in 0usize..10_000) {
-            let good = small().to_bytes().unwrap();
+            let good = small_bytes();
             let mut v = good.clone();
             let p = pos % v.len();
             v[p] ^= flip;

@@ -6,33 +6,28 @@
 //! on a validation part carved from the training ratings, then is refitted
 //! on all of them with those choices.
 
-use std::any::Any;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use indicatif::ProgressBar;
-use movierec_autoencoder::AutoencoderModel;
 use movierec_core::{
-    BiasBaseline, Control, EpochRecord, Fit, NoopObserver, Observer, RatingMatrix, Ratings, UserIdx,
+    Control, EpochRecord, Fit, NoopObserver, Observer, RatingMatrix, Ratings, RunContext, UserIdx,
 };
 use movierec_data::{carve_validation, make_splits, SplitConfig};
-use movierec_eval::with_params;
-use movierec_knn::KnnModel;
-use movierec_mf::MfModel;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::evaluate::ProtocolArgs;
 use crate::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
 use crate::progress::Bar;
-use crate::store::{CatalogMovie, Meta, Payload, Saved, TrainRatings};
+use crate::store::{CatalogMovie, Contents, Meta, TrainRatings};
 
 /// Arguments of `movierec train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// The model to fit: bias, knn, mf-sgd, mf-dense or autoencoder.
+    /// The model to fit.
     #[arg(long, value_enum)]
     model: ModelKind,
     #[command(flatten)]
@@ -55,17 +50,12 @@ pub struct TrainArgs {
 }
 
 /// Runs `movierec train`.
-pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
-    if matches!(args.model, ModelKind::Constant | ModelKind::GlobalMean) {
-        bail!(
-            "--model {} has nothing to save: train bias, knn, mf-sgd, mf-dense or autoencoder",
-            args.model.name()
-        );
-    }
+pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     let start = Instant::now();
     let spinner = Bar::spinner("reading ratings", quiet);
     let ds = args.protocol.load()?;
-    let opts = args.protocol.options(true);
+    let opts = args.protocol.options(true, threads);
+    let ctx = opts.context();
     let seed = opts.split.seed;
     // The ratings to fit on, and the part of them the model chooses on.
     let (fit, validation): (Vec<usize>, Vec<usize>) = if args.holdout {
@@ -87,44 +77,47 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     let validation = ds.ratings.select(&validation);
     let all = train.concat(&validation);
     spinner.finish_and_clear();
+    let matrix = RatingMatrix::new(&all)?;
+    let (n_ratings, n_users, n_items) = (matrix.nnz(), matrix.n_users(), matrix.n_items());
+    let saved_train = train_ratings(&matrix);
+    let fallback = opts.fallback.fit(&matrix);
+    drop(matrix);
+    let mut model_args = args.model_args.clone();
+    model_args.saving_cap = (args.knn_cap > 0).then_some(args.knn_cap);
     let mut visitor = TrainRun {
-        knn_cap: args.knn_cap,
+        ctx,
+        out: &args.out,
+        contents: Contents {
+            meta: Meta {
+                name: String::new(),
+                config: String::new(),
+                dataset: ds.name.clone(),
+                holdout: args.holdout,
+                seed,
+                threads: ctx.threads,
+                scale: ds.ratings.scale,
+            },
+            users: ds.users.clone(),
+            items: ds.items.clone(),
+            train: saved_train,
+            catalog: CatalogMovie::all_of(&ds.catalog),
+            fallback,
+        },
         train: &train,
         validation: &validation,
         all: &all,
         quiet,
     };
-    let fitted = with_model(args.model, &args.model_args, &mut visitor)?;
-    let matrix = RatingMatrix::new(&all)?;
-    let fallback = opts.fallback.fit(&matrix);
-    let saved = Saved {
-        meta: Meta {
-            name: fitted.name.clone(),
-            config: fitted.config,
-            dataset: ds.name.clone(),
-            holdout: args.holdout,
-            seed,
-            scale: ds.ratings.scale,
-        },
-        users: ds.users.clone(),
-        items: ds.items.clone(),
-        train: train_ratings(&matrix),
-        catalog: CatalogMovie::all_of(&ds.catalog),
-        fallback,
-        model: fitted.payload,
-    };
-    let spinner = Bar::spinner("saving", quiet);
-    saved.save(&args.out)?;
-    spinner.finish_and_clear();
+    let name = with_model(args.model, &model_args, &mut visitor)?;
     let bytes = std::fs::metadata(&args.out).map_or(0, |m| m.len());
     crate::emit(&format!(
         "{}: {} model ({}) fitted on {} ratings of {} users and {} movies{}, {:.1} MB, {:.1} s\n",
         args.out.display(),
-        saved.model.kind_name(),
-        fitted.name,
-        matrix.nnz(),
-        matrix.n_users(),
-        matrix.n_items(),
+        args.model.name(),
+        name,
+        n_ratings,
+        n_users,
+        n_items,
         if args.holdout {
             format!(" (test split of seed {seed} held out)")
         } else {
@@ -153,15 +146,11 @@ fn train_ratings(m: &RatingMatrix) -> TrainRatings {
     t
 }
 
-/// A model fitted by [`TrainRun`].
-struct Fitted {
-    name: String,
-    config: String,
-    payload: Payload,
-}
-
+/// Fits the model, then saves it with `contents`; returns the model's name.
 struct TrainRun<'a> {
-    knn_cap: usize,
+    ctx: RunContext,
+    out: &'a std::path::Path,
+    contents: Contents,
     train: &'a Ratings,
     validation: &'a Ratings,
     all: &'a Ratings,
@@ -183,70 +172,43 @@ impl Observer for Progress {
 }
 
 impl ModelVisitor for TrainRun<'_> {
-    type Output = Fitted;
-    fn visit<F>(&mut self, name: &str, config: F) -> anyhow::Result<Fitted>
+    type Output = String;
+    fn visit<F>(&mut self, kind: ModelKind, name: &str, config: F) -> anyhow::Result<String>
     where
         F: Fit + Serialize + DeserializeOwned + Clone,
+        F::Model: Serialize + DeserializeOwned,
     {
-        // A KNN model is saved with capped neighbour lists unless asked
-        // otherwise: decoding the exact store dominates loading.
-        let mut config = config;
-        let value = serde_json::to_value(&config)?;
-        if name.starts_with("knn") && self.knn_cap > 0 && value["max_neighbours"].is_null() {
-            let mut cap = serde_json::Map::new();
-            cap.insert("max_neighbours".into(), self.knn_cap.into());
-            config = with_params(&config, &cap)?;
-        }
+        let ctx = &self.ctx;
         let bar = Bar::spinner(&format!("{name}: fitting"), self.quiet);
         let fit_err = |e: F::Error| anyhow::anyhow!("fitting {name}: {e}");
         // As `evaluate`: choices on validation, then a refit on everything.
         let (model, chosen) = if self.validation.is_empty() {
             let m = RatingMatrix::new(self.all)?;
             let model = config
-                .fit(&m, None, &mut Progress(bar.clone()))
+                .fit(&m, None, ctx, &mut Progress(bar.clone()))
                 .map_err(fit_err)?;
             (model, config)
         } else {
             let m = RatingMatrix::new(self.train)?;
             let first = config
-                .fit(&m, Some(self.validation), &mut Progress(bar.clone()))
+                .fit(&m, Some(self.validation), ctx, &mut Progress(bar.clone()))
                 .map_err(fit_err)?;
             drop(m);
             let again = config.refit_config(&first);
             drop(first);
             bar.set_message(format!("{name}: refitting on all ratings"));
             let full = RatingMatrix::new(self.all)?;
-            let model = again.fit(&full, None, &mut NoopObserver).map_err(fit_err)?;
+            let model = again
+                .fit(&full, None, ctx, &mut NoopObserver)
+                .map_err(fit_err)?;
             (model, again)
         };
         bar.finish_and_clear();
-        let config = serde_json::to_string(&chosen)?;
-        let boxed: Box<dyn Any> = Box::new(model);
-        let payload = into_payload(boxed).with_context(|| format!("{name} cannot be saved"))?;
-        Ok(Fitted {
-            name: name.to_string(),
-            config,
-            payload,
-        })
-    }
-}
-
-/// The fitted model of a saveable kind as a payload.
-fn into_payload(model: Box<dyn Any>) -> anyhow::Result<Payload> {
-    let model = match model.downcast::<BiasBaseline>() {
-        Ok(m) => return Ok(Payload::Bias(m)),
-        Err(m) => m,
-    };
-    let model = match model.downcast::<KnnModel>() {
-        Ok(m) => return Ok(Payload::Knn(m)),
-        Err(m) => m,
-    };
-    let model = match model.downcast::<MfModel>() {
-        Ok(m) => return Ok(Payload::Mf(m)),
-        Err(m) => m,
-    };
-    match model.downcast::<AutoencoderModel>() {
-        Ok(m) => Ok(Payload::Autoencoder(m)),
-        Err(_) => bail!("no file format for this model kind"),
+        self.contents.meta.name = name.to_string();
+        self.contents.meta.config = serde_json::to_string(&chosen)?;
+        let spinner = Bar::spinner("saving", self.quiet);
+        self.contents.save(self.out, kind, &model)?;
+        spinner.finish_and_clear();
+        Ok(name.to_string())
     }
 }

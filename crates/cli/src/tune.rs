@@ -40,7 +40,7 @@ pub struct TuneArgs {
 }
 
 /// Runs `movierec tune`.
-pub fn run(args: TuneArgs, quiet: bool) -> anyhow::Result<()> {
+pub fn run(args: TuneArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     anyhow::ensure!(
         !args.protocol.is_report(),
         "tune scores validation sets only; --protocol report is an evaluate option"
@@ -57,7 +57,7 @@ pub fn run(args: TuneArgs, quiet: bool) -> anyhow::Result<()> {
         }
     }
     let dataset = args.protocol.load()?;
-    let opts = args.protocol.options(false);
+    let opts = args.protocol.options(false, threads);
     let mut v = TuneRun {
         dataset: &dataset,
         opts: &opts,
@@ -85,7 +85,7 @@ struct TuneRun<'a> {
 
 impl ModelVisitor for TuneRun<'_> {
     type Output = movierec_eval::TuningReport;
-    fn visit<F>(&mut self, name: &str, config: F) -> anyhow::Result<Self::Output>
+    fn visit<F>(&mut self, _: ModelKind, name: &str, config: F) -> anyhow::Result<Self::Output>
     where
         F: Fit + Serialize + DeserializeOwned + Clone,
     {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::Accumulator;
 use crate::{
     Control, EpochRecord, Error, Fit, ItemIdx, Observer, RatingMatrix, Ratings, Recommender,
-    SetMetrics, UserIdx,
+    RunContext, ScoreKind, SetMetrics, UserIdx,
 };
 
 /// Predicts one value for every pair.
@@ -56,6 +56,7 @@ impl Fit for ConstantConfig {
         &self,
         train: &RatingMatrix,
         _: Option<&Ratings>,
+        _: &RunContext,
         _: &mut dyn Observer,
     ) -> Result<Constant, Infallible> {
         Ok(Constant {
@@ -77,6 +78,7 @@ impl Fit for GlobalMeanConfig {
         &self,
         train: &RatingMatrix,
         _: Option<&Ratings>,
+        _: &RunContext,
         _: &mut dyn Observer,
     ) -> Result<Constant, Infallible> {
         Ok(Constant {
@@ -137,6 +139,8 @@ pub struct BiasBaseline {
     pub user_bias: Vec<f32>,
     /// Item biases.
     pub item_bias: Vec<f32>,
+    /// The user-bias regularisation of the fit, for folding in a new user.
+    pub reg_user: f32,
 }
 
 impl BiasBaseline {
@@ -151,6 +155,9 @@ impl Recommender for BiasBaseline {
     fn n_items(&self) -> usize {
         self.item_bias.len()
     }
+    fn n_users(&self) -> Option<usize> {
+        Some(self.user_bias.len())
+    }
     fn score_into(&self, user: UserIdx, out: &mut [f32]) {
         let base = self.mu + self.user_bias[user.get()];
         for (o, b) in out.iter_mut().zip(&self.item_bias) {
@@ -159,6 +166,32 @@ impl Recommender for BiasBaseline {
     }
     fn predict(&self, user: UserIdx, item: ItemIdx) -> Option<f32> {
         Some(self.estimate(user, item))
+    }
+    /// The new user's bias as one sweep of the fit computes it.
+    fn score_new_user(&self, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), Error> {
+        let dev: f64 = rated
+            .iter()
+            .map(|&(i, r)| f64::from(r - self.mu - self.item_bias[i.get()]))
+            .sum();
+        let bu = shrunk_mean(dev, rated.len(), self.reg_user);
+        for (o, bi) in out.iter_mut().zip(&self.item_bias) {
+            *o = self.mu + bu + bi;
+        }
+        Ok(())
+    }
+    fn validate(&self) -> Result<(), Error> {
+        let finite = self.mu.is_finite()
+            && self.reg_user.is_finite()
+            && self
+                .user_bias
+                .iter()
+                .chain(&self.item_bias)
+                .all(|b| b.is_finite());
+        if finite {
+            Ok(())
+        } else {
+            Err(Error::InvalidModel("a bias is not a finite number".into()))
+        }
     }
 }
 
@@ -170,6 +203,7 @@ impl Fit for BiasConfig {
         &self,
         train: &RatingMatrix,
         validation: Option<&Ratings>,
+        _: &RunContext,
         observer: &mut dyn Observer,
     ) -> Result<BiasBaseline, Error> {
         self.validate()?;
@@ -179,6 +213,7 @@ impl Fit for BiasConfig {
             mu,
             user_bias: vec![0.0; train.n_users()],
             item_bias: vec![0.0; train.n_items()],
+            reg_user: self.reg_user,
         };
         for epoch in 1..=self.epochs {
             for u in 0..train.n_users() {
@@ -272,6 +307,14 @@ impl Recommender for Popular {
     fn predict(&self, _user: UserIdx, _item: ItemIdx) -> Option<f32> {
         None
     }
+    fn score_kind(&self) -> ScoreKind {
+        ScoreKind::Ranking
+    }
+    /// The same list for everyone.
+    fn score_new_user(&self, _rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), Error> {
+        out.copy_from_slice(&self.counts);
+        Ok(())
+    }
 }
 
 /// Settings of the most-popular baseline (there are none).
@@ -286,6 +329,7 @@ impl Fit for PopularConfig {
         &self,
         train: &RatingMatrix,
         _: Option<&Ratings>,
+        _: &RunContext,
         _: &mut dyn Observer,
     ) -> Result<Popular, Infallible> {
         let counts = (0..train.n_items())
@@ -337,7 +381,12 @@ impl Fallback {
     pub fn fit(self, train: &RatingMatrix) -> FallbackModel {
         match self {
             Fallback::Bias => {
-                let fit = BiasConfig::default().fit(train, None, &mut crate::NoopObserver);
+                let fit = BiasConfig::default().fit(
+                    train,
+                    None,
+                    &RunContext::default(),
+                    &mut crate::NoopObserver,
+                );
                 FallbackModel::Bias(fit.expect("default bias settings are valid"))
             }
             Fallback::Report => FallbackModel::Constant(3.0),
@@ -391,7 +440,9 @@ mod tests {
             reg_item: 0.0,
             epochs: 50,
         };
-        let model = cfg.fit(&m, None, &mut NoopObserver).unwrap();
+        let model = cfg
+            .fit(&m, None, &RunContext::default(), &mut NoopObserver)
+            .unwrap();
         for (u, i, r) in [(0, 0, 5.0), (0, 1, 4.0), (1, 0, 3.0), (1, 1, 2.0)] {
             assert_relative_eq!(model.estimate(UserIdx(u), ItemIdx(i)), r, epsilon = 1e-4);
         }
@@ -422,7 +473,9 @@ mod tests {
             RatingScale::default(),
         );
         let m = RatingMatrix::new(&r).unwrap();
-        let model = PopularConfig {}.fit(&m, None, &mut NoopObserver).unwrap();
+        let model = PopularConfig {}
+            .fit(&m, None, &RunContext::default(), &mut NoopObserver)
+            .unwrap();
         let mut out = vec![f32::NAN; 3];
         model.score_into(UserIdx(0), &mut out);
         assert_eq!(out, vec![1.0, 2.0, 0.0]);
@@ -446,7 +499,7 @@ mod tests {
         assert_eq!(b(9, 9), 3.5, "ids outside the index space have zero biases");
         assert_eq!(b(0, 9), b(0, 2));
         let c = GlobalMeanConfig {}
-            .fit(&m, None, &mut NoopObserver)
+            .fit(&m, None, &RunContext::default(), &mut NoopObserver)
             .unwrap();
         assert_eq!(c.predict(UserIdx(0), ItemIdx(0)), Some(3.5));
     }

@@ -32,6 +32,13 @@ pub enum Error {
     /// A configuration value is out of its domain.
     #[error("invalid config: {0}")]
     Config(String),
+    /// The model cannot do what was asked (fold in a user, compare items...).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A model read from outside is inconsistent (an index out of range, a
+    /// NaN weight): it was edited or damaged.
+    #[error("invalid model: {0}")]
+    InvalidModel(String),
 }
 
 /// Result with the core error.

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use movierec_core::{BiasConfig, Fit, ItemIdx, NoopObserver, Rating, RatingMatrix,
-//!     RatingScale, Ratings, Recommender, UserIdx};
+//!     RatingScale, Ratings, Recommender, RunContext, UserIdx};
 //! let ratings = Ratings::new(
 //!     vec![
 //!         Rating::new(0, 0, 5.0),
@@ -19,12 +19,14 @@
 //!     RatingScale::new(0.5, 5.0),
 //! );
 //! let train = RatingMatrix::new(&ratings).unwrap();
-//! let model = BiasConfig::default().fit(&train, None, &mut NoopObserver).unwrap();
+//! let model = BiasConfig::default()
+//!     .fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
 //! let p = model.predict(UserIdx(1), ItemIdx(1)).unwrap();
 //! assert!(p > 0.5 && p < 5.0);
 //! ```
 
 mod baseline;
+mod context;
 mod error;
 mod ids;
 mod matrix;
@@ -36,11 +38,15 @@ pub use baseline::{
     BiasBaseline, BiasConfig, Constant, ConstantConfig, Fallback, FallbackModel, GlobalMeanConfig,
     Popular, PopularConfig,
 };
+pub use context::RunContext;
 pub use error::{Error, Result};
 pub use ids::{IdMap, ItemIdx, UserIdx};
 pub use matrix::RatingMatrix;
 pub use metrics::SetMetrics;
-pub use model::{top_k, Control, EpochRecord, Fit, NoopObserver, Observer, Recommender};
+pub use model::{
+    nearest_by_cosine, top_k, Control, EpochRecord, Fit, NoopObserver, Observer, Recommender,
+    ScoreKind,
+};
 pub use ratings::{Rating, RatingScale, Ratings};
 
 /// The one random number generator of the workspace: portable across

@@ -78,6 +78,72 @@ impl Accumulator {
     }
 }
 
+/// Mean NDCG@`k` of the users in `held_out` with a relevant item: the
+/// definition of the harness's ranking metrics (candidates are the items with
+/// a training rating that the user has not rated in `train`; relevant = a
+/// held-out rating of at least `threshold` on a candidate; binary gains; ties
+/// by item index), for models that choose settings or stop early on
+/// validation. `score` writes a score for every item of one user (NaN: not
+/// ranked). Users are scored in parallel and summed in order, so the result
+/// does not depend on the thread count. NaN when no user has a relevant item.
+pub fn ndcg_at(
+    train: &crate::RatingMatrix,
+    held_out: &crate::Ratings,
+    k: usize,
+    threshold: f32,
+    score: impl Fn(crate::UserIdx, &mut [f32]) + Sync,
+) -> f64 {
+    use rayon::prelude::*;
+    let n_items = train.n_items();
+    let mut relevant: Vec<Vec<u32>> = vec![Vec::new(); train.n_users()];
+    for r in &held_out.entries {
+        let (u, i) = (r.user.get(), r.item.get());
+        if r.value >= threshold && u < train.n_users() && i < n_items {
+            let u_ok = train.user_count(r.user) > 0;
+            if u_ok && train.item_count(r.item) > 0 && train.get(r.user, r.item).is_none() {
+                relevant[u].push(i as u32);
+            }
+        }
+    }
+    let users: Vec<usize> = (0..relevant.len())
+        .filter(|&u| !relevant[u].is_empty())
+        .collect();
+    if users.is_empty() || k == 0 {
+        return f64::NAN;
+    }
+    let per_user: Vec<f64> = users
+        .par_iter()
+        .map_init(
+            || vec![0f32; n_items],
+            |scores, &u| {
+                let user = crate::UserIdx(u as u32);
+                score(user, scores);
+                for &i in train.user_ratings(user).0 {
+                    scores[i] = f32::NAN;
+                }
+                for (i, s) in scores.iter_mut().enumerate() {
+                    if train.item_count(crate::ItemIdx(i as u32)) == 0 {
+                        *s = f32::NAN;
+                    }
+                }
+                let list = crate::top_k(scores, k);
+                let rel = &relevant[u];
+                let dcg: f64 = list
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (i, _))| rel.contains(&i.0))
+                    .map(|(p, _)| 1.0 / ((p + 2) as f64).log2())
+                    .sum();
+                let ideal: f64 = (0..k.min(rel.len()))
+                    .map(|p| 1.0 / ((p + 2) as f64).log2())
+                    .sum();
+                dcg / ideal
+            },
+        )
+        .collect();
+    per_user.iter().sum::<f64>() / per_user.len() as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

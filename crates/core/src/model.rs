@@ -1,6 +1,17 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{ItemIdx, RatingMatrix, Ratings, SetMetrics, UserIdx};
+use crate::{Error, ItemIdx, RatingMatrix, Ratings, RunContext, SetMetrics, UserIdx};
+
+/// What a model's scores mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScoreKind {
+    /// Estimates of the rating on the data's scale (bias, KNN, MF, the
+    /// autoencoder): rating metrics and ranking metrics both apply.
+    Rating,
+    /// Ranking scores only (popular, EASE, Mult-VAE, iALS): the harness
+    /// gives their rating columns the fallback's estimates and says so.
+    Ranking,
+}
 
 /// A fitted model that scores items for a user.
 ///
@@ -9,6 +20,13 @@ use crate::{ItemIdx, RatingMatrix, Ratings, SetMetrics, UserIdx};
 pub trait Recommender: Send + Sync {
     /// Size of the item index space the model scores.
     fn n_items(&self) -> usize;
+
+    /// Size of the user index space the model scores by index, where it
+    /// keeps per-user state (so a caller can check its id map against it);
+    /// `None` for models that score any user the same way.
+    fn n_users(&self) -> Option<usize> {
+        None
+    }
 
     /// Writes a score for every item into `out` (`out.len() == n_items()`),
     /// NaN where the model has no estimate (the caller then uses its fallback).
@@ -33,17 +51,64 @@ pub trait Recommender: Send + Sync {
         }
         top_k(&scores, k)
     }
+
+    /// What the scores mean; rating estimates unless the model says otherwise.
+    fn score_kind(&self) -> ScoreKind {
+        ScoreKind::Rating
+    }
+
+    /// Scores every item for a new user from their `rated` movies, without
+    /// refitting (fold-in). Models that cannot say why.
+    fn score_new_user(&self, _rated: &[(ItemIdx, f32)], _out: &mut [f32]) -> Result<(), Error> {
+        Err(Error::Unsupported(
+            "this model cannot fold in a new user".into(),
+        ))
+    }
+
+    /// The `k` items most similar to `item` by the model's own measure, best
+    /// first. Models without item vectors or similarities say so.
+    fn similar_items(&self, _item: ItemIdx, _k: usize) -> Result<Vec<(ItemIdx, f32)>, Error> {
+        Err(Error::Unsupported(
+            "this model has no movie vectors or similarities to compare".into(),
+        ))
+    }
+
+    /// Why `item` is recommended to a user who rated `rated`: up to `k` of
+    /// those movies with their contribution to the item's score, largest
+    /// first. Empty where the model cannot attribute its scores.
+    fn reasons(&self, _rated: &[(ItemIdx, f32)], _item: ItemIdx, _k: usize) -> Vec<(ItemIdx, f32)> {
+        Vec::new()
+    }
+
+    /// The model fed `input` instead of its training matrix (the report's
+    /// way of scoring feeds validation and test ratings as input). `None`
+    /// for models whose estimates do not depend on an input.
+    fn with_input(&self, _input: &RatingMatrix) -> Option<Box<dyn Recommender>> {
+        None
+    }
+
+    /// Checks a model that came from outside (a file): every index, length
+    /// and float in range, so that scoring cannot panic. The default has
+    /// nothing to check.
+    fn validate(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// The `k` largest finite scores, best first, ties by index (partial sort):
 /// the selection of [`Recommender::recommend`], for models that override it.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<(ItemIdx, f32)> {
-    let mut cands: Vec<(ItemIdx, f32)> = scores
+    let cands: Vec<(ItemIdx, f32)> = scores
         .iter()
         .enumerate()
         .filter(|(_, s)| s.is_finite())
         .map(|(i, &s)| (ItemIdx(i as u32), s))
         .collect();
+    best_of(cands, k)
+}
+
+/// The `k` best of `cands`, best first, ties by index (partial sort).
+fn best_of(mut cands: Vec<(ItemIdx, f32)>, k: usize) -> Vec<(ItemIdx, f32)> {
     let better = |a: &(ItemIdx, f32), b: &(ItemIdx, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     if k < cands.len() {
         if k == 0 {
@@ -64,11 +129,13 @@ pub trait Fit {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Fits on `train`. A model that early-stops or tunes uses `validation`
-    /// (never the test set) and reports each epoch to `observer`.
+    /// (never the test set) and reports each epoch to `observer`. Threads and
+    /// the seed of every random choice come from `ctx`.
     fn fit(
         &self,
         train: &RatingMatrix,
         validation: Option<&Ratings>,
+        ctx: &RunContext,
         observer: &mut dyn Observer,
     ) -> Result<Self::Model, Self::Error>;
 
@@ -108,8 +175,9 @@ pub enum Control {
     Stop,
 }
 
-/// Receives one record per epoch; may ask training to stop.
-pub trait Observer {
+/// Receives one record per epoch; may ask training to stop. `Send`, so that
+/// a fit can run on the run context's thread pool.
+pub trait Observer: Send {
     /// Called after each epoch.
     fn on_epoch(&mut self, record: &EpochRecord) -> Control;
 
@@ -133,6 +201,43 @@ impl Observer for NoopObserver {
     fn wants_training_metrics(&self) -> bool {
         false
     }
+}
+
+/// The `n` vectors with the largest cosine to `target`'s, best first, ties
+/// by index; `None` vectors (no training ratings) and zero vectors skipped:
+/// the [`Recommender::similar_items`] of models with item vectors.
+pub fn nearest_by_cosine<'a>(
+    target: ItemIdx,
+    n: usize,
+    vectors: impl Iterator<Item = Option<&'a [f32]>>,
+) -> Vec<(ItemIdx, f32)> {
+    let vectors: Vec<Option<&[f32]>> = vectors.collect();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let Some(t) = vectors.get(target.get()).copied().flatten() else {
+        return Vec::new();
+    };
+    let nt = norm(t);
+    if nt == 0.0 {
+        return Vec::new();
+    }
+    let sims: Vec<(ItemIdx, f32)> = vectors
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != target.get())
+        .filter_map(|(i, v)| {
+            let v = (*v)?;
+            let nv = norm(v);
+            (nv > 0.0).then(|| {
+                let dot: f64 = v
+                    .iter()
+                    .zip(t)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum();
+                (ItemIdx(i as u32), (dot / (nv * nt)) as f32)
+            })
+        })
+        .collect();
+    best_of(sims, n)
 }
 
 #[cfg(test)]

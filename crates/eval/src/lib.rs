@@ -45,8 +45,7 @@ pub use plot::{write_curves_svg, write_time_to_accuracy, RMSE_THRESHOLDS};
 pub use ranking::{ranking_metrics, RankingOptions, RankingResult};
 pub use report::{write_atomic, ModelReport, RankingSummary, RepeatResult, Report, Summary};
 pub use report_protocol::{
-    evaluate_report, no_reinput, Figure, Reinput, ReportProtocolModel, ReportProtocolReport,
-    ReportScores, ReportSummary,
+    evaluate_report, Figure, ReportProtocolModel, ReportProtocolReport, ReportScores, ReportSummary,
 };
 pub use runner::{
     evaluate, evaluate_given, predict_all, EvalOptions, GivenOptions, GivenResult, Monitor,

@@ -60,15 +60,6 @@ fn curve<'a>(model: &'a ModelReport, path: &Path) -> Result<&'a [EpochRecord]> {
     Ok(curve)
 }
 
-/// What the x axis counts: full-batch steps for the dense MF, epochs otherwise.
-fn x_label(model: &ModelReport) -> &'static str {
-    if model.model.starts_with("mf-dense") {
-        "full-batch step"
-    } else {
-        "epoch"
-    }
-}
-
 /// `lo..hi` padded by 5% each side, never empty.
 fn padded(lo: f64, hi: f64) -> Range<f64> {
     let span = hi - lo;
@@ -183,8 +174,8 @@ where
 /// # Errors
 /// [`EvalError::Plot`] when the model has no repeat, an empty curve, or no
 /// metrics in any record; [`EvalError::Write`] when the file cannot be
-/// written.
-pub fn write_curves_svg(model: &ModelReport, title: &str, path: &Path) -> Result<()> {
+/// written. `x_desc` names what the x axis counts (epochs, full-batch steps).
+pub fn write_curves_svg(model: &ModelReport, title: &str, x_desc: &str, path: &Path) -> Result<()> {
     let curve = curve(model, path)?;
     let acc = |m: &SetMetrics| m.accuracy;
     let mse = |m: &SetMetrics| m.mse;
@@ -223,7 +214,6 @@ pub fn write_curves_svg(model: &ModelReport, title: &str, path: &Path) -> Result
     }
     let (lo, hi) = min_max(curve.iter().map(|r| r.epoch as f64)).unwrap_or((0.0, 1.0));
     let x = if hi > lo { lo..hi } else { padded(lo, hi) };
-    let x_desc = x_label(model);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (1100, 450)).into_drawing_area();
@@ -416,7 +406,13 @@ mod tests {
     fn curves_svg_has_both_panels_and_series() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("curves.svg");
-        write_curves_svg(&model("autoencoder", 30, true, 0.5), "Autoencoder", &path).unwrap();
+        write_curves_svg(
+            &model("autoencoder", 30, true, 0.5),
+            "Autoencoder",
+            "epoch",
+            &path,
+        )
+        .unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..60.min(svg.len())]);
         for needle in [
@@ -430,7 +426,13 @@ mod tests {
         }
         // Same input, same bytes.
         let again = dir.path().join("again.svg");
-        write_curves_svg(&model("autoencoder", 30, true, 0.5), "Autoencoder", &again).unwrap();
+        write_curves_svg(
+            &model("autoencoder", 30, true, 0.5),
+            "Autoencoder",
+            "epoch",
+            &again,
+        )
+        .unwrap();
         assert_eq!(svg, std::fs::read_to_string(&again).unwrap());
     }
 
@@ -438,7 +440,13 @@ mod tests {
     fn curves_without_training_metrics_draw_validation_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("curves.svg");
-        write_curves_svg(&model("mf-dense", 1, false, 0.5), "MF", &path).unwrap();
+        write_curves_svg(
+            &model("mf-dense", 1, false, 0.5),
+            "MF",
+            "full-batch step",
+            &path,
+        )
+        .unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.contains("validation"));
         assert!(svg.contains("no training metrics recorded"));
@@ -451,7 +459,9 @@ mod tests {
         let path = dir.path().join("curves.svg");
         let mut m = model("bias", 3, true, 0.1);
         m.repeats[0].curve.clear();
-        let err = write_curves_svg(&m, "Bias", &path).unwrap_err().to_string();
+        let err = write_curves_svg(&m, "Bias", "epoch", &path)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`bias` has no per-epoch curve"), "{err}");
         assert!(err.contains("curves.svg"), "{err}");
         assert!(!path.exists());
@@ -469,7 +479,9 @@ mod tests {
             epoch: 1,
             ..EpochRecord::default()
         });
-        let err = write_curves_svg(&m, "Bias", &path).unwrap_err().to_string();
+        let err = write_curves_svg(&m, "Bias", "epoch", &path)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no training or validation metrics"), "{err}");
         let err = write_time_to_accuracy(&[&m], &path, &md)
             .unwrap_err()

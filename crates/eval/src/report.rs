@@ -2,7 +2,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use movierec_core::EpochRecord;
+use movierec_core::{EpochRecord, RunContext};
 use serde::{Deserialize, Serialize};
 
 use crate::report_protocol::pm;
@@ -112,6 +112,9 @@ pub struct ModelReport {
     pub mean: Summary,
     /// Half-widths of the 95% Student-t intervals (NaN, written as null, for one repeat).
     pub ci95: Summary,
+    /// Threads and seed of the fits: the same context gives the same figures.
+    #[serde(default)]
+    pub context: RunContext,
 }
 
 impl ModelReport {
@@ -178,7 +181,13 @@ impl ModelReport {
             mean: pick(false),
             ci95: pick(true),
             repeats,
+            context: RunContext::default(),
         }
+    }
+
+    /// The same report, recording the run context of its fits.
+    pub fn with_context(self, context: RunContext) -> Self {
+        Self { context, ..self }
     }
 }
 

@@ -22,19 +22,8 @@ use movierec_data::make_splits;
 use serde::Serialize;
 
 use crate::report::{csv_num, csv_text, markdown_start, write_by_extension};
-use crate::runner::{fit_on, score_ranked, split_parts, Fitted};
+use crate::runner::{fit_on, score_ranked, split_parts, Fitted, Plan};
 use crate::{mean_ci95, EvalError, EvalOptions, MeanCi, ModelReport, Monitor, Result};
-
-/// How a fitted model scores when fed another rating matrix as its input
-/// (the report feeds its autoencoder train + validation + test ratings).
-/// `None`: the model's estimates do not depend on an input (MF, KNN's
-/// fitted neighbourhoods, the baselines), so it is scored as fitted.
-pub type Reinput<'a, M> = &'a (dyn Fn(&M, &RatingMatrix) -> Option<Box<dyn Recommender>> + Sync);
-
-/// A reinput that never feeds a new input: every model scored as fitted.
-pub fn no_reinput<M>(_: &M, _: &RatingMatrix) -> Option<Box<dyn Recommender>> {
-    None
-}
 
 /// One repeat measured both ways, with the model fitted on the training
 /// part (validation for its own choices, no refit).
@@ -145,7 +134,6 @@ pub fn evaluate_report<F>(
     ratings: &Ratings,
     timestamps: Option<&[i64]>,
     opts: &EvalOptions,
-    reinput: Reinput<'_, F::Model>,
     monitor: &mut dyn Monitor,
 ) -> Result<(ModelReport, ReportProtocolModel)>
 where
@@ -164,11 +152,14 @@ where
             config,
             &train,
             &validation,
-            opts.fallback,
-            false,
+            Plan {
+                fallback: opts.fallback,
+                refit: false,
+                ctx: opts.context(),
+            },
             monitor,
         )?;
-        let (s, fed) = report_scores(&first, &train, &validation, &test, reinput)?;
+        let (s, fed) = report_scores(&first, &train, &validation, &test)?;
         fed_input |= fed;
         train_share += train.len() as f64 / ratings.len() as f64;
         scores.push(s);
@@ -182,7 +173,7 @@ where
     let n = splits.len().max(1) as f64;
     let json = serde_json::to_value(config).expect("configs serialise");
     Ok((
-        ModelReport::new(name, json, repeats),
+        ModelReport::new(name, json, repeats).with_context(opts.context()),
         ReportProtocolModel::new(name, fed_input, train_share / n, scores),
     ))
 }
@@ -205,7 +196,7 @@ where
     let again = config.refit_config(&first.model);
     let chosen = serde_json::to_value(&again).expect("configs serialise");
     let model = again
-        .fit(&full, None, &mut NoopObserver)
+        .fit(&full, None, &opts.context(), &mut NoopObserver)
         .map_err(|e| EvalError::Fit {
             model: name.to_string(),
             source: Box::new(e),
@@ -247,7 +238,6 @@ fn report_scores<M: Recommender>(
     train: &Ratings,
     validation: &Ratings,
     test: &Ratings,
-    reinput: Reinput<'_, M>,
 ) -> Result<(ReportScores, bool)> {
     let scale = fitted.matrix.scale();
     let (nt, nv) = (train.len(), validation.len());
@@ -262,8 +252,8 @@ fn report_scores<M: Recommender>(
     let tv_ratings = train.concat(validation);
     let tv = RatingMatrix::new(&tv_ratings)?;
     let full = RatingMatrix::new(&all)?;
-    let fed_tv = reinput(&fitted.model, &tv);
-    let fed_all = reinput(&fitted.model, &full);
+    let fed_tv = fitted.model.with_input(&tv);
+    let fed_all = fitted.model.with_input(&full);
     let fed = fed_tv.is_some() || fed_all.is_some();
     let validation_report = match &fed_tv {
         Some(m) => metrics_of(m.as_ref(), &tv, fitted, &tv_ratings.entries).1,
@@ -472,16 +462,8 @@ mod tests {
         let o = opts(2);
         let cfg = BiasConfig::default();
         let plain = crate::evaluate("bias", &cfg, &ratings, None, &o, &mut NoMonitor).unwrap();
-        let (rep, proto) = evaluate_report(
-            "bias",
-            &cfg,
-            &ratings,
-            None,
-            &o,
-            &no_reinput,
-            &mut NoMonitor,
-        )
-        .unwrap();
+        let (rep, proto) =
+            evaluate_report("bias", &cfg, &ratings, None, &o, &mut NoMonitor).unwrap();
         for (a, b) in plain.repeats.iter().zip(&rep.repeats) {
             assert_eq!(
                 (a.rmse, a.accuracy, a.curve.len()),
@@ -526,21 +508,36 @@ mod tests {
         fn predict(&self, user: UserIdx, item: ItemIdx) -> Option<f32> {
             Some(self.0.get(user, item).unwrap_or(3.0))
         }
+        fn with_input(&self, input: &RatingMatrix) -> Option<Box<dyn Recommender>> {
+            Some(Box::new(Echo(input.clone())))
+        }
+    }
+
+    #[derive(Clone, serde::Serialize)]
+    struct EchoConfig;
+    impl Fit for EchoConfig {
+        type Model = Echo;
+        type Error = movierec_core::Error;
+        fn fit(
+            &self,
+            train: &RatingMatrix,
+            _: Option<&Ratings>,
+            _: &movierec_core::RunContext,
+            _: &mut dyn movierec_core::Observer,
+        ) -> std::result::Result<Echo, movierec_core::Error> {
+            Ok(Echo(train.clone()))
+        }
     }
 
     #[test]
     fn a_model_fed_the_test_ratings_scores_them_perfectly() {
         let ratings = additive(40, 30);
-        let echo = |_: &movierec_core::BiasBaseline, m: &RatingMatrix| {
-            Some(Box::new(Echo(m.clone())) as Box<dyn Recommender>)
-        };
         let (_, proto) = evaluate_report(
-            "bias",
-            &BiasConfig::default(),
+            "echo",
+            &EchoConfig,
             &ratings,
             None,
             &opts(1),
-            &echo,
             &mut NoMonitor,
         )
         .unwrap();

@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use movierec_core::{
     Control, EpochRecord, Fallback, FallbackModel, Fit, IdMap, NoopObserver, Observer, Rating,
-    RatingMatrix, RatingScale, Ratings, Recommender, SetMetrics,
+    RatingMatrix, RatingScale, Ratings, Recommender, RunContext, SetMetrics,
 };
 use movierec_data::{
     carve_validation, make_splits, read_interactions, OnDuplicate, Split, SplitConfig,
@@ -26,6 +26,10 @@ pub struct EvalOptions {
     pub refit: bool,
     /// Also score top-N lists on test (see [`ranking_metrics`]). Default: none.
     pub ranking: Option<RankingOptions>,
+    /// Worker threads of every fit (0: all cores). Models whose results
+    /// depend on it (MF's parallel SGD) read it from the run context.
+    /// Default: 1.
+    pub threads: usize,
 }
 
 impl Default for EvalOptions {
@@ -35,12 +39,21 @@ impl Default for EvalOptions {
             fallback: Fallback::Bias,
             refit: true,
             ranking: None,
+            threads: 1,
         }
     }
 }
 
+impl EvalOptions {
+    /// The run context of every fit: these threads, and the split's seed
+    /// as the seed of the models' own random choices.
+    pub fn context(&self) -> RunContext {
+        RunContext::new(self.threads, self.split.seed)
+    }
+}
+
 /// Receives the progress of a protocol run (progress bars, live curves).
-pub trait Monitor {
+pub trait Monitor: Send {
     /// A repeat (or fold) starts; `index` counts from 0.
     fn repeat(&mut self, _index: usize, _total: usize) {}
     /// An epoch of the fit on the training part ended.
@@ -95,14 +108,17 @@ where
             config,
             &train,
             &validation,
-            opts.fallback,
-            opts.refit,
+            Plan {
+                fallback: opts.fallback,
+                refit: opts.refit,
+                ctx: opts.context(),
+            },
             monitor,
         )?;
         repeats.push(score_ranked(fitted, &test.entries, opts.ranking.as_ref()).0);
     }
     let config = serde_json::to_value(config).expect("configs serialise");
-    Ok(ModelReport::new(name, config, repeats))
+    Ok(ModelReport::new(name, config, repeats).with_context(opts.context()))
 }
 
 /// The training, validation and test ratings of one split.
@@ -138,6 +154,13 @@ pub(crate) struct Fitted<M> {
     pub(crate) chosen: Option<serde_json::Value>,
 }
 
+/// How [`fit_on`] fits: the fallback, whether to refit, the run context.
+pub(crate) struct Plan {
+    pub(crate) fallback: Fallback,
+    pub(crate) refit: bool,
+    pub(crate) ctx: RunContext,
+}
+
 /// Fits on `train` (validation for the model's own choices), then refits on
 /// train + validation when asked.
 pub(crate) fn fit_on<F>(
@@ -145,8 +168,7 @@ pub(crate) fn fit_on<F>(
     config: &F,
     train: &Ratings,
     validation: &Ratings,
-    fallback: Fallback,
-    refit: bool,
+    plan: Plan,
     monitor: &mut dyn Monitor,
 ) -> Result<Fitted<F::Model>>
 where
@@ -163,17 +185,21 @@ where
         monitor,
     };
     let val = (!validation.is_empty()).then_some(validation);
-    let model = config.fit(&matrix, val, &mut recorder).map_err(fit_err)?;
-    let (model, matrix, chosen) = if refit && val.is_some() {
+    let model = config
+        .fit(&matrix, val, &plan.ctx, &mut recorder)
+        .map_err(fit_err)?;
+    let (model, matrix, chosen) = if plan.refit && val.is_some() {
         let full = RatingMatrix::new(&train.concat(validation))?;
         let again = config.refit_config(&model);
         let chosen = serde_json::to_value(&again).expect("configs serialise");
-        let model = again.fit(&full, None, &mut NoopObserver).map_err(fit_err)?;
+        let model = again
+            .fit(&full, None, &plan.ctx, &mut NoopObserver)
+            .map_err(fit_err)?;
         (model, full, Some(chosen))
     } else {
         (model, matrix, None)
     };
-    let fallback = fallback.fit(&matrix);
+    let fallback = plan.fallback.fit(&matrix);
     Ok(Fitted {
         model,
         matrix,
@@ -260,6 +286,15 @@ pub struct GivenOptions {
     pub refit: bool,
     /// Also score top-N lists on the test file. Default: none.
     pub ranking: Option<RankingOptions>,
+    /// Worker threads of the fit (0: all cores). Default: 1.
+    pub threads: usize,
+}
+
+impl GivenOptions {
+    /// The run context of the fit: these threads and `seed`.
+    pub fn context(&self) -> RunContext {
+        RunContext::new(self.threads, self.seed)
+    }
 }
 
 impl Default for GivenOptions {
@@ -272,6 +307,7 @@ impl Default for GivenOptions {
             fallback: Fallback::Bias,
             refit: true,
             ranking: None,
+            threads: 1,
         }
     }
 }
@@ -334,8 +370,11 @@ where
         config,
         &train,
         &validation,
-        opts.fallback,
-        opts.refit,
+        Plan {
+            fallback: opts.fallback,
+            refit: opts.refit,
+            ctx: opts.context(),
+        },
         monitor,
     )?;
     // The test file is read only now, after the fit; its new ids extend the maps.
@@ -352,7 +391,7 @@ where
     let (result, predictions) = score_ranked(fitted, &test.entries, opts.ranking.as_ref());
     let config = serde_json::to_value(config).expect("configs serialise");
     Ok(GivenResult {
-        report: ModelReport::new(name, config, vec![result]),
+        report: ModelReport::new(name, config, vec![result]).with_context(opts.context()),
         test,
         predictions,
         users,
@@ -402,10 +441,11 @@ pub(crate) mod tests {
             &self,
             t: &RatingMatrix,
             v: Option<&Ratings>,
+            c: &RunContext,
             o: &mut dyn Observer,
         ) -> Result<Self::Model, Self::Error> {
             self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            self.0.fit(t, v, o)
+            self.0.fit(t, v, c, o)
         }
     }
 

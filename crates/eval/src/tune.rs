@@ -9,7 +9,7 @@ use movierec_data::make_splits;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::runner::{fit_on, predict_all, score_ranked};
+use crate::runner::{fit_on, predict_all, score_ranked, Plan};
 use crate::{mean_ci95, EvalError, EvalOptions, ModelReport, Monitor, Result};
 
 /// One tried configuration and its validation score.
@@ -183,8 +183,11 @@ where
         config,
         train,
         validation,
-        opts.fallback,
-        false,
+        Plan {
+            fallback: opts.fallback,
+            refit: false,
+            ctx: opts.context(),
+        },
         monitor,
     )?;
     let (p, _) = predict_all(
@@ -251,8 +254,11 @@ where
             winner,
             &train,
             &validation,
-            opts.fallback,
-            opts.refit,
+            Plan {
+                fallback: opts.fallback,
+                refit: opts.refit,
+                ctx: opts.context(),
+            },
             monitor,
         )?;
         let (mut result, _) = score_ranked(fitted, &test.entries, opts.ranking.as_ref());
@@ -263,7 +269,7 @@ where
         repeats.push(result);
     }
     let config = serde_json::to_value(base).expect("configs serialise");
-    Ok(ModelReport::new(name, config, repeats))
+    Ok(ModelReport::new(name, config, repeats).with_context(opts.context()))
 }
 
 impl TuningReport {

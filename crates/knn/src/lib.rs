@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use movierec_core::{Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale, Ratings,
-//!     Recommender, UserIdx};
+//!     Recommender, UserIdx, RunContext};
 //! use movierec_knn::{KnnConfig, Neighbourhood, Prediction, Similarity};
 //! // Items 0 and 1 are rated alike by users 0-2; user 3 rated item 0 only.
 //! let entries = vec![
@@ -32,7 +32,7 @@
 //!     shrinkage: 0.0,
 //!     ..KnnConfig::default()
 //! };
-//! let model = cfg.fit(&train, None, &mut NoopObserver).unwrap();
+//! let model = cfg.fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
 //! // User 3's one neighbour of item 1 is item 0, rated 4.5.
 //! assert_eq!(model.predict(UserIdx(3), ItemIdx(1)), Some(4.5));
 //! ```

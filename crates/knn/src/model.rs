@@ -5,9 +5,10 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use movierec_core::Error as CoreError;
 use movierec_core::{
     top_k, BiasBaseline, Control, EpochRecord, Fit, ItemIdx, Observer, RatingMatrix, RatingScale,
-    Ratings, Recommender, SetMetrics, UserIdx,
+    Ratings, Recommender, RunContext, SetMetrics, UserIdx,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -263,7 +264,7 @@ fn intersect(a: &[u32], ar: &[f32], b: &[u32], bs: &[f32], out: &mut Vec<Cand>) 
 /// ## Example
 /// ```
 /// use movierec_core::{Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale, Ratings,
-///     Recommender, UserIdx};
+///     Recommender, UserIdx, RunContext};
 /// use movierec_knn::KnnConfig;
 /// // Rows are users, columns items; 0 means unrated (the report's 5x4 example).
 /// let dense = [[5., 0., 3., 0.], [4., 0., 1., 1.], [2., 1., 0., 5.], [1., 0., 3., 2.], [0., 1., 4., 0.]];
@@ -276,7 +277,7 @@ fn intersect(a: &[u32], ar: &[f32], b: &[u32], bs: &[f32], out: &mut Vec<Cand>) 
 ///     }
 /// }
 /// let train = RatingMatrix::new(&Ratings::new(entries, 5, 4, RatingScale::new(1.0, 5.0))).unwrap();
-/// let model = KnnConfig::report().fit(&train, None, &mut NoopObserver).unwrap();
+/// let model = KnnConfig::report().fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
 /// // Item 1 is similar to item 0 (+1) and opposite to item 2 (-1); user 0
 /// // rated both: (1 * 5 - 1 * 3) / (1 + 1) = 1.
 /// let p = model.predict(UserIdx(0), ItemIdx(1)).unwrap();
@@ -1017,7 +1018,22 @@ impl Fit for KnnConfig {
         }
     }
 
+    /// Runs on a pool of `ctx.threads` workers; the model is the same for
+    /// any thread count.
     fn fit(
+        &self,
+        train: &RatingMatrix,
+        validation: Option<&Ratings>,
+        ctx: &RunContext,
+        observer: &mut dyn Observer,
+    ) -> Result<KnnModel> {
+        ctx.install(|| self.fit_here(train, validation, observer))?
+    }
+}
+
+impl KnnConfig {
+    /// [`Fit::fit`] on the current rayon pool.
+    fn fit_here(
         &self,
         train: &RatingMatrix,
         validation: Option<&Ratings>,
@@ -1093,6 +1109,16 @@ impl Recommender for KnnModel {
         self.n_items
     }
 
+    fn n_users(&self) -> Option<usize> {
+        let d = &self.data;
+        let rows = if self.config.user_based {
+            &d.col_ptr
+        } else {
+            &d.row_ptr
+        };
+        Some(rows.len().saturating_sub(1))
+    }
+
     /// # Panics
     /// If `out.len() != self.n_items()` or `user` is outside the training
     /// matrix's index space.
@@ -1140,6 +1166,36 @@ impl Recommender for KnnModel {
             self.estimate_one(user.get(), item.get())
         };
         p.is_finite().then_some(p)
+    }
+
+    fn score_new_user(&self, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), CoreError> {
+        if !self.can_fold_in() {
+            return Err(CoreError::Unsupported(
+                "a user-based KNN model cannot fold in a new user (it would need their similarity to every training user): train an item-based one".into(),
+            ));
+        }
+        if let Some(&(i, _)) = rated.iter().find(|(i, _)| i.get() >= self.n_items) {
+            return Err(CoreError::Unsupported(format!(
+                "movie index {} is outside the model's {} movies",
+                i.0, self.n_items
+            )));
+        }
+        self.fold_in_scores(rated, out);
+        Ok(())
+    }
+
+    /// The model's own similarities (capped lists keep the most similar).
+    fn similar_items(&self, item: ItemIdx, k: usize) -> Result<Vec<(ItemIdx, f32)>, CoreError> {
+        if !self.can_fold_in() {
+            return Err(CoreError::Unsupported(
+                "a user-based KNN model holds user-user similarities, not movie ones: train an item-based one".into(),
+            ));
+        }
+        Ok(self
+            .similar(item, k)
+            .into_iter()
+            .map(|n| (n.item, n.similarity))
+            .collect())
     }
 }
 
@@ -1202,7 +1258,9 @@ mod lookup_tests {
                 ..KnnConfig::report()
             },
         ] {
-            let model = cfg.fit(&train, None, &mut NoopObserver).unwrap();
+            let model = cfg
+                .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+                .unwrap();
             assert!(model.lookup.is_some());
             let plain = KnnModel {
                 lookup: None,
@@ -1259,7 +1317,9 @@ mod walk_tests {
                         keep_negative: neighbourhood == Neighbourhood::Report,
                         ..KnnConfig::default()
                     };
-                    let model = cfg.fit(&train, None, &mut NoopObserver).unwrap();
+                    let model = cfg
+                        .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+                        .unwrap();
                     let mut out = vec![0.0f32; 50];
                     for u in 0..60 {
                         let want: Vec<u32> = (0..50)

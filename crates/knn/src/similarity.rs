@@ -1,6 +1,7 @@
 //! Item-item similarities: the sparse build (the model's), the dense
 //! `X^T X` build through faer (benchmark and test oracle), and the store.
 
+use movierec_core::RunContext;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -158,7 +159,7 @@ pub(crate) fn orient<'a>(
     } else {
         (Cow::Borrowed(train), cfg.baseline)
     };
-    let baseline = bias_cfg.fit(&m, None, &mut NoopObserver)?;
+    let baseline = bias_cfg.fit(&m, None, &RunContext::default(), &mut NoopObserver)?;
     Ok((m, baseline))
 }
 

@@ -2,6 +2,7 @@
 //! hand, similarity properties, the dense oracle, prediction properties,
 //! determinism.
 
+use movierec_core::RunContext;
 use std::collections::BTreeMap;
 
 use approx::assert_abs_diff_eq;
@@ -53,7 +54,8 @@ fn report_example() -> RatingMatrix {
 }
 
 fn fit(cfg: &KnnConfig, m: &RatingMatrix) -> KnnModel {
-    cfg.fit(m, None, &mut NoopObserver).unwrap()
+    cfg.fit(m, None, &RunContext::default(), &mut NoopObserver)
+        .unwrap()
 }
 
 fn all_scores(model: &KnnModel, n_users: usize) -> Vec<Vec<f32>> {
@@ -419,7 +421,9 @@ fn k_is_chosen_on_validation() {
         };
         let mut records = Vec::new();
         let mut obs = Recorder(&mut records);
-        let model = cfg.fit(&train, Some(&valid), &mut obs).unwrap();
+        let model = cfg
+            .fit(&train, Some(&valid), &RunContext::default(), &mut obs)
+            .unwrap();
         let scores = model.k_scores();
         assert_eq!(
             scores.iter().map(|s| s.k).collect::<Vec<_>>(),
@@ -433,7 +437,7 @@ fn k_is_chosen_on_validation() {
         assert_eq!(model.k(), best.k);
         // The grid's score of the chosen K is what the fitted model scores.
         let fallback = movierec_core::BiasConfig::default()
-            .fit(&train, None, &mut NoopObserver)
+            .fit(&train, None, &RunContext::default(), &mut NoopObserver)
             .unwrap();
         let direct = movierec_core::SetMetrics::compute(
             valid.entries.iter().map(|r| {
@@ -464,7 +468,7 @@ fn validation_in_another_index_space_is_an_error() {
     let m = report_example();
     let v = ratings(&[(0, 0, 3.0)], 6, 4);
     let err = KnnConfig::default()
-        .fit(&m, Some(&v), &mut NoopObserver)
+        .fit(&m, Some(&v), &RunContext::default(), &mut NoopObserver)
         .unwrap_err();
     assert!(matches!(err, Error::Shape { got_users: 6, .. }), "{err}");
     let bad = KnnConfig {
@@ -472,7 +476,7 @@ fn validation_in_another_index_space_is_an_error() {
         ..KnnConfig::default()
     };
     assert!(matches!(
-        bad.fit(&m, None, &mut NoopObserver),
+        bad.fit(&m, None, &RunContext::default(), &mut NoopObserver),
         Err(Error::Config(ConfigError::K))
     ));
 }

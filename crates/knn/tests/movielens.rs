@@ -2,6 +2,7 @@
 //! default configuration, the bias baseline for pairs KNN cannot score.
 //! Skipped (with a message) when `MOVIELENS_DIR` is not set.
 
+use movierec_core::RunContext;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -34,7 +35,7 @@ fn default_config_reaches_rmse_0_86_on_a_holdout_split() {
 
     let start = Instant::now();
     let model = KnnConfig::default()
-        .fit(&train, None, &mut NoopObserver)
+        .fit(&train, None, &RunContext::default(), &mut NoopObserver)
         .unwrap();
     let fit_s = start.elapsed().as_secs_f64();
     let fallback = Fallback::Bias.fit(&train);

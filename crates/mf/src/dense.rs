@@ -4,13 +4,13 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use movierec_core::{
     rng_for, Control, EpochRecord, Fit, ItemIdx, Observer, RatingMatrix, RatingScale, Ratings,
-    SetMetrics, UserIdx,
+    RunContext, SetMetrics, UserIdx,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::train::{self, EarlyStopping, Triple, Verdict, View};
-use crate::{ConfigError, Error, MfModel, Result};
+use crate::{ConfigError, Error, MfModel, Result, UserReg};
 
 /// The largest `n_users x n_items` the dense optimiser accepts (each dense
 /// matrix of that size takes 400 MB of `f32`, and it keeps three).
@@ -63,7 +63,7 @@ pub const DENSE_CELL_LIMIT: usize = 100_000_000;
 /// entries:
 /// ```
 /// use movierec_core::{Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale,
-///     Ratings, Recommender, UserIdx};
+///     Ratings, Recommender, UserIdx, RunContext};
 /// use movierec_mf::DenseGdConfig;
 ///
 /// let r = [[5., 0., 3., 0.], [4., 0., 1., 1.], [2., 1., 0., 5.], [1., 0., 3., 2.], [0., 1., 4., 0.]];
@@ -77,8 +77,8 @@ pub const DENSE_CELL_LIMIT: usize = 100_000_000;
 /// }
 /// let train = RatingMatrix::new(&Ratings::new(entries, 5, 4, RatingScale::new(1.0, 5.0))).unwrap();
 /// let config = DenseGdConfig { factors: 3, lr: 0.01, beta: 0.002, epochs: 5000,
-///     threads: 1, ..DenseGdConfig::default() };
-/// let model = config.fit(&train, None, &mut NoopObserver).unwrap();
+///     ..DenseGdConfig::default() };
+/// let model = config.fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
 /// for (u, row) in r.iter().enumerate() {
 ///     for (i, &x) in row.iter().enumerate() {
 ///         if x > 0.0 {
@@ -111,11 +111,9 @@ pub struct DenseGdConfig {
     /// Multiplier on the automatic initial range `[0, 2 sqrt(mu / k))`.
     /// Default: 1.
     pub init_scale: f32,
-    /// Seed of the initialisation. Default: 42.
-    pub seed: u64,
-    /// Threads for the dense products: 1 is `Par::Seq`, 0 the current rayon
-    /// pool. Default: 0.
-    pub threads: usize,
+    /// Seed of the initialisation; `None` (the default) takes the run's
+    /// seed. The dense products use the run context's threads.
+    pub seed: Option<u64>,
 }
 
 impl Default for DenseGdConfig {
@@ -123,7 +121,7 @@ impl Default for DenseGdConfig {
     /// count: these converge on ml-latest-small (one 90/10 split: best
     /// validation RMSE 0.913 at step 490, test RMSE 0.89) and are to be
     /// tuned on the validation sets: 20 factors, alpha 0.0001, beta 0.02,
-    /// 1000 steps, metrics every 10, patience 10, seed 42, all threads.
+    /// 1000 steps, metrics every 10, patience 10, the run's seed.
     fn default() -> Self {
         Self {
             factors: 20,
@@ -133,8 +131,7 @@ impl Default for DenseGdConfig {
             eval_every: 10,
             patience: 10,
             init_scale: 1.0,
-            seed: 42,
-            threads: 0,
+            seed: None,
         }
     }
 }
@@ -173,14 +170,6 @@ impl DenseGdConfig {
             });
         }
         Ok(())
-    }
-
-    fn par(&self) -> Par {
-        match self.threads {
-            1 => Par::Seq,
-            0 => Par::rayon(0),
-            t => Par::rayon(t),
-        }
     }
 }
 
@@ -391,11 +380,12 @@ impl Fit for DenseGdConfig {
         &self,
         train: &RatingMatrix,
         validation: Option<&Ratings>,
+        ctx: &RunContext,
         observer: &mut dyn Observer,
     ) -> Result<MfModel> {
         let start = Instant::now();
         let k = self.factors;
-        let mut t = DenseTrainer::new(self, train)?;
+        let mut t = DenseTrainer::new(self, train, ctx)?;
         let train_pairs = train::train_triples(train);
         let val_pairs = train::validation_triples(validation, train.n_users(), train.n_items())?;
         let mut stopper = EarlyStopping::new(if validation.is_some() {
@@ -465,14 +455,14 @@ impl Fit for DenseGdConfig {
 /// evaluation: what [`Fit::fit`] drives, public for benchmarks.
 ///
 /// ```
-/// use movierec_core::{Rating, RatingMatrix, RatingScale, Ratings};
+/// use movierec_core::{Rating, RatingMatrix, RatingScale, Ratings, RunContext};
 /// use movierec_mf::{DenseGdConfig, DenseTrainer};
 ///
 /// let r = Ratings::new(vec![Rating::new(0, 0, 4.0), Rating::new(1, 1, 2.0)], 2, 2,
 ///     RatingScale::default());
 /// let train = RatingMatrix::new(&r).unwrap();
-/// let mut t = DenseTrainer::new(&DenseGdConfig { factors: 2, lr: 0.05, threads: 1,
-///     ..Default::default() }, &train).unwrap();
+/// let config = DenseGdConfig { factors: 2, lr: 0.05, ..Default::default() };
+/// let mut t = DenseTrainer::new(&config, &train, &RunContext::sequential(7)).unwrap();
 /// let first = t.step();
 /// for _ in 0..50 {
 ///     t.step();
@@ -497,17 +487,25 @@ impl DenseTrainer {
     /// # Errors
     /// [`Error::Config`] for an invalid setting, [`Error::EmptyTrain`] when
     /// `train` has no rating, [`Error::TooLarge`] above [`DENSE_CELL_LIMIT`].
-    pub fn new(config: &DenseGdConfig, train: &RatingMatrix) -> Result<Self> {
+    pub fn new(config: &DenseGdConfig, train: &RatingMatrix, ctx: &RunContext) -> Result<Self> {
         config.validate()?;
         if train.nnz() == 0 {
             return Err(Error::EmptyTrain { model: "dense GD" });
         }
         let (nu, ni) = (train.n_users(), train.n_items());
         Ok(Self {
-            state: DenseState::new(train, config.factors, config.init_scale, config.seed)?,
+            state: DenseState::new(
+                train,
+                config.factors,
+                config.init_scale,
+                ctx.model_seed(config.seed),
+            )?,
             lr: config.lr,
             beta: config.beta,
-            par: config.par(),
+            par: match ctx.threads {
+                1 => Par::Seq,
+                t => Par::rayon(t),
+            },
             steps: 0,
             cold_users: (0..nu)
                 .filter(|&u| train.user_count(UserIdx(u as u32)) == 0)
@@ -543,6 +541,10 @@ impl DenseTrainer {
         for &i in &self.cold_items {
             q[i * k..(i + 1) * k].fill(0.0);
         }
-        MfModel::new(k, p, q, None, steps)
+        MfModel::new(k, p, q, None, steps).with_user_reg(UserReg {
+            factors: self.beta,
+            bias: self.beta,
+            per_rating: false,
+        })
     }
 }

@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use movierec_core::{Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale,
-//!     Ratings, Recommender, UserIdx};
+//!     Ratings, Recommender, UserIdx, RunContext};
 //! use movierec_mf::SgdConfig;
 //!
 //! let ratings = Ratings::new(
@@ -26,8 +26,8 @@
 //!     RatingScale::new(0.5, 5.0),
 //! );
 //! let train = RatingMatrix::new(&ratings).unwrap();
-//! let config = SgdConfig { factors: 8, epochs: 20, seed: 1, threads: 1, ..Default::default() };
-//! let model = config.fit(&train, None, &mut NoopObserver).unwrap();
+//! let config = SgdConfig { factors: 8, epochs: 20, seed: Some(1), ..Default::default() };
+//! let model = config.fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
 //! let p = model.predict(UserIdx(1), ItemIdx(1)).unwrap();
 //! assert!(p > 2.0 && p < 5.0);
 //! ```
@@ -43,7 +43,7 @@ mod train;
 pub use dense::{DenseGdConfig, DenseTrainer, DENSE_CELL_LIMIT};
 pub use error::{ConfigError, Error, Result};
 pub use fold_in::FoldedUser;
-pub use model::{Biases, MfModel};
+pub use model::{Biases, MfModel, UserReg};
 pub use sgd::{SgdConfig, SgdTrainer};
 
 #[cfg(test)]

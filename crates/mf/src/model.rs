@@ -1,4 +1,4 @@
-use movierec_core::{ItemIdx, Recommender, UserIdx};
+use movierec_core::{nearest_by_cosine, Error, ItemIdx, Recommender, UserIdx};
 use serde::{Deserialize, Serialize};
 
 use crate::kernel;
@@ -31,6 +31,32 @@ pub struct MfModel {
     item_factors: Vec<f32>,
     biases: Option<Biases>,
     epochs: usize,
+    /// How the fit regularised a user's side: fold-in solves the same problem.
+    user_reg: UserReg,
+}
+
+/// The regularisation of a user's factors and bias in the fitted objective,
+/// kept with the model so that fold-in solves the same problem.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct UserReg {
+    /// L2 weight on the user's factors.
+    pub factors: f32,
+    /// L2 weight on the user's bias.
+    pub bias: f32,
+    /// The weights apply per rating (sparse SGD) rather than once (the
+    /// report's dense descent).
+    pub per_rating: bool,
+}
+
+impl UserReg {
+    /// The weights `(factors, bias)` for a user with `n` ratings.
+    pub fn for_ratings(&self, n: usize) -> (f32, f32) {
+        if self.per_rating {
+            (self.factors * n as f32, self.bias * n as f32)
+        } else {
+            (self.factors, self.bias)
+        }
+    }
 }
 
 impl MfModel {
@@ -76,7 +102,18 @@ impl MfModel {
             item_factors,
             biases,
             epochs,
+            user_reg: UserReg::default(),
         }
+    }
+
+    /// The same model with the fit's user-side regularisation recorded.
+    pub fn with_user_reg(self, user_reg: UserReg) -> Self {
+        Self { user_reg, ..self }
+    }
+
+    /// The fit's user-side regularisation.
+    pub fn user_reg(&self) -> UserReg {
+        self.user_reg
     }
 
     /// Latent dimension `k`.
@@ -149,6 +186,10 @@ impl Recommender for MfModel {
         self.item_factors.len() / self.factors
     }
 
+    fn n_users(&self) -> Option<usize> {
+        Some(MfModel::n_users(self))
+    }
+
     /// One matrix-vector product `Q p_u` (SIMD dot per item) plus the biases.
     fn score_into(&self, user: UserIdx, out: &mut [f32]) {
         assert_eq!(
@@ -169,6 +210,60 @@ impl Recommender for MfModel {
             return None;
         }
         Some(self.estimate(user, item)).filter(|s| s.is_finite())
+    }
+
+    /// The user's side solved with the items fixed, regularised as the fit was.
+    fn score_new_user(&self, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), Error> {
+        if let Some(&(i, _)) = rated.iter().find(|(i, _)| i.get() >= self.n_items()) {
+            return Err(Error::Unsupported(format!(
+                "movie index {} is outside the model's {} movies",
+                i.0,
+                self.n_items()
+            )));
+        }
+        let (reg_factors, reg_bias) = self.user_reg.for_ratings(rated.len());
+        let user = self.fold_in(rated, reg_factors, reg_bias);
+        self.score_folded(&user, out);
+        Ok(())
+    }
+
+    /// Cosine of the item factors (items without training ratings have zero
+    /// factors and are skipped).
+    fn similar_items(&self, item: ItemIdx, k: usize) -> Result<Vec<(ItemIdx, f32)>, Error> {
+        let vectors = self.item_factors.chunks_exact(self.factors).map(Some);
+        Ok(nearest_by_cosine(item, k, vectors))
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let bad = |what: &str| Err(Error::InvalidModel(format!("matrix factorisation: {what}")));
+        let k = self.factors;
+        if k == 0
+            || !self.user_factors.len().is_multiple_of(k)
+            || !self.item_factors.len().is_multiple_of(k)
+        {
+            return bad("the factor matrices are not n x factors");
+        }
+        if let Some(b) = &self.biases {
+            if b.user.len() != self.n_users() || b.item.len() != self.n_items() {
+                return bad("the bias vectors do not match the factor matrices");
+            }
+            if !b.mu.is_finite() || !b.user.iter().chain(&b.item).all(|x| x.is_finite()) {
+                return bad("a bias is not a finite number");
+            }
+        }
+        if !self
+            .user_factors
+            .iter()
+            .chain(&self.item_factors)
+            .all(|x| x.is_finite())
+        {
+            return bad("a factor is not a finite number");
+        }
+        let r = self.user_reg;
+        if !(r.factors.is_finite() && r.factors >= 0.0 && r.bias.is_finite() && r.bias >= 0.0) {
+            return bad("the fold-in regularisation is not a non-negative number");
+        }
+        Ok(())
     }
 }
 

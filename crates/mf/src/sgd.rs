@@ -3,7 +3,7 @@ use std::time::Instant;
 use movierec_core::metrics::Accumulator;
 use movierec_core::{
     rng_for, Control, EpochRecord, Fit, ItemIdx, Observer, RatingMatrix, RatingScale, Ratings,
-    SetMetrics, UserIdx,
+    RunContext, SetMetrics, UserIdx,
 };
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel::{self, padded, Aligned, BlockPass, Entry, Step, CHUNK};
 use crate::train::{self, EarlyStopping, Exec, Verdict, View};
-use crate::{Biases, ConfigError, Error, MfModel, Result};
+use crate::{Biases, ConfigError, Error, MfModel, Result, UserReg};
 
 /// Sparse stochastic gradient descent for matrix factorisation (Koren, Bell
 /// and Volinsky 2009; Funk's "SVD"), over the observed ratings only.
@@ -107,7 +107,7 @@ use crate::{Biases, ConfigError, Error, MfModel, Result};
 /// ## Example
 /// ```
 /// use movierec_core::{Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale,
-///     Ratings, Recommender, UserIdx};
+///     Ratings, Recommender, UserIdx, RunContext};
 /// use movierec_mf::SgdConfig;
 ///
 /// let triples = [(0, 0, 5.0), (0, 1, 3.0), (1, 0, 4.0), (1, 2, 1.0), (2, 1, 1.0), (2, 2, 5.0)];
@@ -119,9 +119,9 @@ use crate::{Biases, ConfigError, Error, MfModel, Result};
 /// );
 /// let train = RatingMatrix::new(&ratings).unwrap();
 /// let config = SgdConfig { factors: 4, epochs: 400, lr_factors: 0.05, lr_biases: 0.05,
-///     lr_decay: 1.0, reg_factors: 0.0, reg_biases: 0.0, init_std: 0.3, threads: 1, seed: 7,
+///     lr_decay: 1.0, reg_factors: 0.0, reg_biases: 0.0, init_std: 0.3, seed: Some(7),
 ///     ..SgdConfig::default() };
-/// let model = config.fit(&train, None, &mut NoopObserver).unwrap();
+/// let model = config.fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
 /// for &(u, i, r) in &triples {
 ///     let p = model.predict(UserIdx(u), ItemIdx(i)).unwrap();
 ///     assert!((p - r).abs() < 0.1, "({u}, {i}): {p} vs {r}");
@@ -154,12 +154,11 @@ pub struct SgdConfig {
     /// restore the best epoch; 0 (or no validation set) trains all epochs.
     /// Default: 5.
     pub patience: usize,
-    /// Seed of the initialisation and the shuffles. Default: 42.
-    pub seed: u64,
-    /// Worker threads; 1 is sequential, 0 means the current rayon pool's
-    /// size. Results depend on `(seed, threads)` only, so set it explicitly
-    /// for results that reproduce across machines. Default: 0.
-    pub threads: usize,
+    /// use movierec_core::RunContext;
+    /// Seed of the initialisation and the shuffles; `None` (the default)
+    /// takes the run's seed ([`RunContext::seed`]). The thread count comes
+    /// from the run context too: results depend on `(seed, threads)` only.
+    pub seed: Option<u64>,
 }
 
 impl Default for SgdConfig {
@@ -168,7 +167,7 @@ impl Default for SgdConfig {
     /// a test keeps the two equal): 200 factors, 60 epochs, biases on,
     /// learning rates 0.04 for the factors and 0.01 for the biases (no
     /// decay), regularisation 0.1 on factors and 0.05 on biases, init std
-    /// 0.1, patience 5, seed 42, all threads.
+    /// 0.1, patience 5, the run's seed.
     fn default() -> Self {
         Self {
             factors: 200,
@@ -181,8 +180,7 @@ impl Default for SgdConfig {
             lr_decay: 1.0,
             init_std: 0.1,
             patience: 5,
-            seed: 42,
-            threads: 0,
+            seed: None,
         }
     }
 }
@@ -246,9 +244,9 @@ impl SgdConfig {
 
     /// The initial `P` and `Q` (external order, row-major): normal with
     /// `init_std`, centred at 0 with biases and at `sqrt(mu / k)` without.
-    pub(crate) fn initial_factors(&self, train: &RatingMatrix) -> (Vec<f32>, Vec<f32>) {
+    pub(crate) fn initial_factors(&self, train: &RatingMatrix, seed: u64) -> (Vec<f32>, Vec<f32>) {
         let k = self.factors;
-        let mut rng = rng_for(self.seed, 0);
+        let mut rng = rng_for(seed, 0);
         let mean = if self.biases {
             0.0
         } else {
@@ -297,10 +295,11 @@ impl Fit for SgdConfig {
         &self,
         train: &RatingMatrix,
         validation: Option<&Ratings>,
+        ctx: &RunContext,
         observer: &mut dyn Observer,
     ) -> Result<MfModel> {
         let start = Instant::now();
-        let mut t = SgdTrainer::new(self, train)?;
+        let mut t = SgdTrainer::new(self, train, ctx)?;
         let layout = &t.layout;
         let to_internal = |(u, i, r): train::Triple| {
             (
@@ -381,14 +380,14 @@ impl Fit for SgdConfig {
 /// [`Fit::fit`] drives, public for benchmarks and custom training loops.
 ///
 /// ```
-/// use movierec_core::{Rating, RatingMatrix, RatingScale, Ratings};
+/// use movierec_core::{Rating, RatingMatrix, RatingScale, Ratings, RunContext};
 /// use movierec_mf::{SgdConfig, SgdTrainer};
 ///
 /// let r = Ratings::new(vec![Rating::new(0, 0, 4.0), Rating::new(1, 1, 2.0)], 2, 2,
 ///     RatingScale::default());
 /// let train = RatingMatrix::new(&r).unwrap();
-/// let mut t = SgdTrainer::new(&SgdConfig { factors: 4, threads: 1, ..Default::default() }, &train)
-///     .unwrap();
+/// let config = SgdConfig { factors: 4, ..Default::default() };
+/// let mut t = SgdTrainer::new(&config, &train, &RunContext::sequential(7)).unwrap();
 /// t.epoch();
 /// t.epoch();
 /// assert_eq!((t.epochs_run(), t.model().epochs()), (2, 2));
@@ -397,6 +396,8 @@ pub struct SgdTrainer {
     config: SgdConfig,
     exec: Exec,
     threads: usize,
+    /// The model seed: the config's, else the run's.
+    seed: u64,
     layout: Layout,
     /// Per block, its chunks' visiting order (reshuffled every epoch).
     order: Vec<u32>,
@@ -418,21 +419,22 @@ impl SgdTrainer {
     /// # Errors
     /// [`Error::Config`] for an invalid setting, [`Error::EmptyTrain`] when
     /// `train` has no rating, [`Error::ThreadPool`] if a pool cannot be built.
-    pub fn new(config: &SgdConfig, train: &RatingMatrix) -> Result<Self> {
+    pub fn new(config: &SgdConfig, train: &RatingMatrix, ctx: &RunContext) -> Result<Self> {
         config.validate()?;
         if train.nnz() == 0 {
             return Err(Error::EmptyTrain { model: "SGD" });
         }
-        let (exec, threads) = Exec::new(config.threads)?;
+        let (exec, threads) = Exec::new(ctx.threads)?;
+        let seed = ctx.model_seed(config.seed);
         let (n_users, n_items, k) = (train.n_users(), train.n_items(), config.factors);
         let stride = padded(k);
         let layout = Layout::new(
             train,
             SgdConfig::strata(threads, n_users, n_items, stride),
-            config.seed,
+            seed,
         );
         // Initial factors in external order (independent of the layout).
-        let (p0, q0) = config.initial_factors(train);
+        let (p0, q0) = config.initial_factors(train, seed);
         let bias_len = |n: usize| if config.biases { n } else { 0 };
         let state = State {
             p: layout.users.to_internal(&p0, k, stride),
@@ -450,6 +452,7 @@ impl SgdTrainer {
             config: config.clone(),
             exec,
             threads,
+            seed,
             order: layout.initial_order(),
             preds: vec![0.0; train.nnz()],
             stride,
@@ -484,7 +487,7 @@ impl SgdTrainer {
             &mut self.preds,
             &mut self.state,
         );
-        let (k, seed, epoch) = (self.stride, c.seed, self.epoch);
+        let (k, seed, epoch) = (self.stride, self.seed, self.epoch);
         layout.epoch(order, preds, state, k, step, seed, epoch, &self.exec);
     }
 
@@ -539,7 +542,11 @@ impl SgdTrainer {
             user: self.layout.users.to_external(&state.bu, 1, 1),
             item: self.layout.items.to_external(&state.bi, 1, 1),
         });
-        MfModel::new(k, p, q, biases, epochs)
+        MfModel::new(k, p, q, biases, epochs).with_user_reg(UserReg {
+            factors: self.config.reg_factors,
+            bias: self.config.reg_biases,
+            per_rating: true,
+        })
     }
 }
 

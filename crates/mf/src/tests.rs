@@ -1,6 +1,7 @@
 //! Oracle and behaviour tests of both optimisers.
 
 use faer::Par;
+use movierec_core::RunContext;
 use movierec_core::{
     rng_for, Control, EpochRecord, Fit, ItemIdx, NoopObserver, Observer, Rating, RatingMatrix,
     RatingScale, Ratings, Recommender, UserIdx,
@@ -207,11 +208,17 @@ fn sgd_with_zero_learning_rate_leaves_the_model_unchanged() {
                 lr_factors: 0.0,
                 lr_biases: 0.0,
                 biases,
-                threads,
                 ..SgdConfig::default()
             };
-            let model = config.fit(&train, None, &mut NoopObserver).unwrap();
-            let (p0, q0) = config.initial_factors(&train);
+            let model = config
+                .fit(
+                    &train,
+                    None,
+                    &RunContext::new(threads, 42),
+                    &mut NoopObserver,
+                )
+                .unwrap();
+            let (p0, q0) = config.initial_factors(&train, 42);
             assert_eq!(model.user_factors(), &p0[..], "threads {threads}");
             assert_eq!(model.item_factors(), &q0[..], "threads {threads}");
             if let Some(b) = model.biases() {
@@ -229,11 +236,15 @@ fn dense_gd_reconstructs_the_report_example() {
         lr: 0.01,
         beta: 0.002,
         epochs: 5000,
-        threads: 1,
         ..DenseGdConfig::default()
     };
     let model = config
-        .fit(&report_matrix(), None, &mut NoopObserver)
+        .fit(
+            &report_matrix(),
+            None,
+            &RunContext::new(1, 42),
+            &mut NoopObserver,
+        )
         .unwrap();
     assert_reconstructs_report(&model, 0.1);
     assert!(model.biases().is_none());
@@ -251,11 +262,15 @@ fn sgd_reconstructs_the_report_example() {
             lr_decay: 1.0,
             reg_factors: 0.001,
             reg_biases: 0.001,
-            threads: 1,
             ..preset
         };
         let model = config
-            .fit(&report_matrix(), None, &mut NoopObserver)
+            .fit(
+                &report_matrix(),
+                None,
+                &RunContext::new(1, 42),
+                &mut NoopObserver,
+            )
             .unwrap();
         assert_reconstructs_report(&model, 0.1);
     }
@@ -269,15 +284,36 @@ fn same_seed_and_threads_give_bitwise_equal_models() {
         let config = SgdConfig {
             factors: 16,
             epochs: 4,
-            threads,
             ..SgdConfig::default()
         };
-        let a = config.fit(&train, None, &mut NoopObserver).unwrap();
-        let b = config.fit(&train, None, &mut NoopObserver).unwrap();
-        assert_eq!(a, b, "SGD, threads {threads}");
-        let other = SgdConfig { seed: 43, ..config }
-            .fit(&train, None, &mut NoopObserver)
+        let a = config
+            .fit(
+                &train,
+                None,
+                &RunContext::new(threads, 42),
+                &mut NoopObserver,
+            )
             .unwrap();
+        let b = config
+            .fit(
+                &train,
+                None,
+                &RunContext::new(threads, 42),
+                &mut NoopObserver,
+            )
+            .unwrap();
+        assert_eq!(a, b, "SGD, threads {threads}");
+        let other = SgdConfig {
+            seed: Some(43),
+            ..config
+        }
+        .fit(
+            &train,
+            None,
+            &RunContext::new(threads, 42),
+            &mut NoopObserver,
+        )
+        .unwrap();
         assert_ne!(a, other, "the seed matters");
     }
     let small = RatingMatrix::new(&random_ratings(30, 50, 0.2, 12)).unwrap();
@@ -285,11 +321,24 @@ fn same_seed_and_threads_give_bitwise_equal_models() {
         let config = DenseGdConfig {
             factors: 5,
             epochs: 20,
-            threads,
             ..DenseGdConfig::default()
         };
-        let a = config.fit(&small, None, &mut NoopObserver).unwrap();
-        let b = config.fit(&small, None, &mut NoopObserver).unwrap();
+        let a = config
+            .fit(
+                &small,
+                None,
+                &RunContext::new(threads, 42),
+                &mut NoopObserver,
+            )
+            .unwrap();
+        let b = config
+            .fit(
+                &small,
+                None,
+                &RunContext::new(threads, 42),
+                &mut NoopObserver,
+            )
+            .unwrap();
         assert_eq!(a, b, "dense, threads {threads}");
     }
 }
@@ -337,11 +386,12 @@ fn sgd_learns_reports_epochs_and_early_stops_on_the_best_epoch() {
         reg_factors: 0.0,
         lr_decay: 1.0,
         patience: 3,
-        threads: 2,
         ..SgdConfig::default()
     };
     let mut rec = Recorder::default();
-    let model = config.fit(&train, Some(&val), &mut rec).unwrap();
+    let model = config
+        .fit(&train, Some(&val), &RunContext::new(2, 42), &mut rec)
+        .unwrap();
     let n = rec.records.len();
     assert!(n < 60, "early stopping never fired");
     let rmse: Vec<f64> = rec
@@ -389,10 +439,9 @@ fn observer_can_stop_training() {
     };
     let model = SgdConfig {
         epochs: 10,
-        threads: 1,
         ..Default::default()
     }
-    .fit(&train, None, &mut rec)
+    .fit(&train, None, &RunContext::new(1, 42), &mut rec)
     .unwrap();
     assert_eq!(rec.records.len(), 2);
     assert_eq!(model.epochs(), 2);
@@ -402,11 +451,10 @@ fn observer_can_stop_training() {
     };
     DenseGdConfig {
         epochs: 10,
-        threads: 1,
         eval_every: 2,
         ..Default::default()
     }
-    .fit(&train, None, &mut rec)
+    .fit(&train, None, &RunContext::new(1, 42), &mut rec)
     .unwrap();
     assert_eq!(rec.records.len(), 3);
     assert!(rec.records[0].train.is_none() && rec.records[1].train.is_some());
@@ -424,11 +472,12 @@ fn dense_gd_early_stops_and_refits_with_the_chosen_steps() {
         epochs: 3000,
         eval_every: 10,
         patience: 5,
-        threads: 1,
         ..Default::default()
     };
     let mut rec = Recorder::default();
-    let model = config.fit(&train, Some(&val), &mut rec).unwrap();
+    let model = config
+        .fit(&train, Some(&val), &RunContext::new(1, 42), &mut rec)
+        .unwrap();
     let evals: Vec<&EpochRecord> = rec
         .records
         .iter()
@@ -459,10 +508,9 @@ fn parallel_sgd_fits_as_well_as_sequential() {
             factors: 16,
             epochs: 15,
             patience: 0,
-            threads,
             ..Default::default()
         }
-        .fit(&train, Some(&val), &mut rec)
+        .fit(&train, Some(&val), &RunContext::new(threads, 42), &mut rec)
         .unwrap();
         rec.records.last().unwrap().validation.unwrap().rmse
     };
@@ -482,10 +530,9 @@ fn cold_users_and_items_get_zero_factors() {
     let sgd = SgdConfig {
         factors: 4,
         epochs: 3,
-        threads: 2,
         ..Default::default()
     }
-    .fit(&train, None, &mut NoopObserver)
+    .fit(&train, None, &RunContext::new(2, 42), &mut NoopObserver)
     .unwrap();
     assert!(sgd.user_vector(UserIdx(11)).iter().all(|&x| x == 0.0));
     assert!(sgd.item_vector(ItemIdx(13)).iter().all(|&x| x == 0.0));
@@ -497,10 +544,9 @@ fn cold_users_and_items_get_zero_factors() {
     let dense = DenseGdConfig {
         factors: 4,
         epochs: 3,
-        threads: 1,
         ..Default::default()
     }
-    .fit(&train, None, &mut NoopObserver)
+    .fit(&train, None, &RunContext::new(1, 42), &mut NoopObserver)
     .unwrap();
     assert_eq!(dense.predict(UserIdx(11), ItemIdx(0)), Some(0.0));
 }
@@ -509,17 +555,22 @@ fn cold_users_and_items_get_zero_factors() {
 fn errors_name_the_problem() {
     let empty = RatingMatrix::new(&Ratings::new(Vec::new(), 3, 3, RatingScale::default())).unwrap();
     let e = SgdConfig::default()
-        .fit(&empty, None, &mut NoopObserver)
+        .fit(&empty, None, &RunContext::new(1, 42), &mut NoopObserver)
         .unwrap_err();
     assert!(matches!(e, Error::EmptyTrain { .. }));
     let e = DenseGdConfig::default()
-        .fit(&empty, None, &mut NoopObserver)
+        .fit(&empty, None, &RunContext::new(1, 42), &mut NoopObserver)
         .unwrap_err();
     assert!(matches!(e, Error::EmptyTrain { .. }));
     let train = report_matrix();
     let val = Ratings::new(vec![Rating::new(9, 0, 3.0)], 10, 4, RatingScale::default());
     let e = SgdConfig::default()
-        .fit(&train, Some(&val), &mut NoopObserver)
+        .fit(
+            &train,
+            Some(&val),
+            &RunContext::new(1, 42),
+            &mut NoopObserver,
+        )
         .unwrap_err();
     assert!(
         matches!(e, Error::ValidationOutOfRange { user: 9, .. }),
@@ -529,7 +580,7 @@ fn errors_name_the_problem() {
         factors: 0,
         ..Default::default()
     }
-    .fit(&train, None, &mut NoopObserver)
+    .fit(&train, None, &RunContext::new(1, 42), &mut NoopObserver)
     .unwrap_err();
     assert_eq!(e.to_string(), "invalid config: factors must be at least 1");
     let huge = RatingMatrix::new(&Ratings::new(
@@ -540,7 +591,7 @@ fn errors_name_the_problem() {
     ))
     .unwrap();
     let e = DenseGdConfig::default()
-        .fit(&huge, None, &mut NoopObserver)
+        .fit(&huge, None, &RunContext::new(1, 42), &mut NoopObserver)
         .unwrap_err();
     assert!(matches!(e, Error::TooLarge { .. }));
 }

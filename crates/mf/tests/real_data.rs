@@ -1,5 +1,6 @@
 //! Sanity check on the real ml-latest-small (skipped unless MOVIELENS_DIR is set).
 
+use movierec_core::RunContext;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -39,7 +40,12 @@ fn default_sgd_on_ml_latest_small() {
 
     let start = Instant::now();
     let model = SgdConfig::default()
-        .fit(&train, Some(&validation), &mut NoopObserver)
+        .fit(
+            &train,
+            Some(&validation),
+            &RunContext::default(),
+            &mut NoopObserver,
+        )
         .unwrap();
     let seconds = start.elapsed().as_secs_f64();
     let fallback = Fallback::Bias.fit(&train);

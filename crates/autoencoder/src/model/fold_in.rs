@@ -11,7 +11,7 @@ use super::{AutoencoderModel, ScoreUnits};
 use crate::pass::{Batch, Workspace};
 
 impl AutoencoderModel {
-    /// True when [`score_new_user`](Self::score_new_user) works (the
+    /// True when [`fold_in_scores`](Self::fold_in_scores) works (the
     /// user-based mode).
     pub fn can_fold_in(&self) -> bool {
         self.user_based
@@ -25,12 +25,12 @@ impl AutoencoderModel {
     /// If the model is item-based, `out.len() != n_items`, or an item is
     /// outside the index space.
     #[track_caller]
-    pub fn score_new_user(&self, ratings: &[(ItemIdx, f32)], out: &mut [f32]) {
+    pub fn fold_in_scores(&self, ratings: &[(ItemIdx, f32)], out: &mut [f32]) {
         assert!(
             self.user_based,
-            "score_new_user: an item-based autoencoder cannot fold in"
+            "fold_in_scores: an item-based autoencoder cannot fold in"
         );
-        assert_eq!(out.len(), self.n_items, "score_new_user: output length");
+        assert_eq!(out.len(), self.n_items, "fold_in_scores: output length");
         let mut rated: Vec<(u32, f32)> = ratings.iter().map(|&(i, r)| (i.0, r)).collect();
         rated.sort_unstable_by_key(|&(i, _)| i);
         rated.dedup_by_key(|&mut (i, _)| i);
@@ -38,7 +38,7 @@ impl AutoencoderModel {
             rated
                 .last()
                 .is_none_or(|&(i, _)| (i as usize) < self.n_items),
-            "score_new_user: item out of range"
+            "fold_in_scores: item out of range"
         );
         let batch = Batch {
             in_ptr: vec![0],
@@ -63,6 +63,7 @@ impl AutoencoderModel {
 #[cfg(test)]
 mod tests {
     use crate::{AutoencoderConfig, Output};
+    use movierec_core::RunContext;
     use movierec_core::{
         Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale, Ratings, Recommender,
         UserIdx,
@@ -87,10 +88,12 @@ mod tests {
             epochs: 5,
             batch: 4,
             user_based: true,
-            seed: 3,
+            seed: Some(3),
             ..Default::default()
         };
-        let model = cfg.fit(&train, None, &mut NoopObserver).unwrap();
+        let model = cfg
+            .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+            .unwrap();
         assert!(model.can_fold_in());
         for u in 0..12 {
             let (items, values) = train.user_ratings(UserIdx(u));
@@ -102,7 +105,7 @@ mod tests {
             let mut want = vec![0.0; 9];
             model.score_into(UserIdx(u), &mut want);
             let mut got = vec![0.0; 9];
-            model.score_new_user(&rated, &mut got);
+            model.fold_in_scores(&rated, &mut got);
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-5, "user {u}: {g} vs {w}");
             }
@@ -111,7 +114,7 @@ mod tests {
             user_based: false,
             ..cfg
         }
-        .fit(&train, None, &mut NoopObserver)
+        .fit(&train, None, &RunContext::default(), &mut NoopObserver)
         .unwrap();
         assert!(!item_based.can_fold_in());
     }

@@ -9,7 +9,7 @@ use crate::config::Prediction;
 use crate::similarity::by_preference;
 
 impl KnnModel {
-    /// True when [`score_new_user`](Self::score_new_user) works: item-based
+    /// True when [`fold_in_scores`](Self::fold_in_scores) works: item-based
     /// mode (a user-based model would need the new user's similarities to
     /// every training user, which it does not store).
     pub fn can_fold_in(&self) -> bool {
@@ -30,12 +30,12 @@ impl KnnModel {
     /// If the model is user-based, `out.len() != n_items`, or an item is
     /// outside the index space.
     #[track_caller]
-    pub fn score_new_user(&self, ratings: &[(ItemIdx, f32)], out: &mut [f32]) {
+    pub fn fold_in_scores(&self, ratings: &[(ItemIdx, f32)], out: &mut [f32]) {
         assert!(
             self.can_fold_in(),
-            "score_new_user: a user-based model cannot fold in"
+            "fold_in_scores: a user-based model cannot fold in"
         );
-        assert_eq!(out.len(), self.n_items, "score_new_user: output length");
+        assert_eq!(out.len(), self.n_items, "fold_in_scores: output length");
         let mut rated: Vec<(u32, f32)> = ratings.iter().map(|&(i, r)| (i.0, r)).collect();
         rated.sort_unstable_by_key(|&(i, _)| i);
         rated.dedup_by_key(|&mut (i, _)| i);
@@ -43,7 +43,7 @@ impl KnnModel {
         let rv: Vec<f32> = rated.iter().map(|&(_, r)| r).collect();
         assert!(
             ri.last().is_none_or(|&i| (i as usize) < self.n_items),
-            "score_new_user: item out of range"
+            "fold_in_scores: item out of range"
         );
         let b = &self.data.baseline;
         let user_bias = {
@@ -116,6 +116,7 @@ impl KnnModel {
 #[cfg(test)]
 mod tests {
     use crate::{KnnConfig, Neighbourhood, Prediction};
+    use movierec_core::RunContext;
     use movierec_core::{
         Fit, NoopObserver, Rating, RatingMatrix, RatingScale, Ratings, Recommender, UserIdx,
     };
@@ -145,13 +146,15 @@ mod tests {
                 keep_negative: true,
                 ..KnnConfig::default()
             };
-            let model = cfg.fit(&train, None, &mut NoopObserver).unwrap();
+            let model = cfg
+                .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+                .unwrap();
             assert!(model.can_fold_in());
             for u in 0..30 {
                 let mut want = vec![0.0; 25];
                 model.score_into(UserIdx(u), &mut want);
                 let mut got = vec![0.0; 25];
-                model.score_new_user(&model.user_ratings(UserIdx(u)), &mut got);
+                model.fold_in_scores(&model.user_ratings(UserIdx(u)), &mut got);
                 for (g, w) in got.iter().zip(&want) {
                     assert!(
                         (g.is_nan() && w.is_nan()) || (g - w).abs() < 1e-5,

@@ -557,6 +557,7 @@ mod movielens_tests {
     use movierec_core::{Fit, NoopObserver, RatingMatrix, Recommender, UserIdx};
 
     use crate::KnnConfig;
+    use movierec_core::RunContext;
 
     /// On ml-latest-small (skipped without `MOVIELENS_DIR`), the default
     /// model scores light, mid-size and the heaviest users (accumulate,
@@ -571,7 +572,7 @@ mod movielens_tests {
             .expect("MOVIELENS_DIR loads");
         let train = RatingMatrix::new(&data.ratings).expect("valid ratings");
         let model = KnnConfig::default()
-            .fit(&train, None, &mut NoopObserver)
+            .fit(&train, None, &RunContext::default(), &mut NoopObserver)
             .expect("default config fits");
         let mut by: Vec<(usize, u32)> = (0..train.n_users() as u32)
             .map(|u| (train.user_count(UserIdx(u)), u))
