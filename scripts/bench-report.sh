@@ -2,9 +2,10 @@
 # Runs the criterion benchmarks (benches/bench_main.rs: data/parse,
 # knn/similarity, knn/predict, mf/dense_step, mf/sgd_epoch, mf/sweep,
 # autoencoder/forward|backward|epoch, gap/step, and any group added there)
-# and writes results/benchmarks.md from target/criterion/**/new/*.json
-# through benches/src/bin/bench-report.rs: every benchmark's time and
-# throughput, every dense/sparse pair with its ratio, and the machine.
+# and writes results/benchmarks.md from target/criterion/**/bench-report/*.json
+# through `movierec report benchmarks` (crates/cli/src/report/benchmarks.rs):
+# every benchmark's time and throughput, every dense/sparse pair with its
+# ratio, and the machine.
 # Only results written by this run are reported, so a filtered run gives a
 # filtered report.
 #
@@ -36,7 +37,7 @@ args=(--noplot --save-baseline bench-report --warm-up-time "${BENCH_WARM_UP:-1}"
 [ -n "${BENCH_FILTER:-}" ] && args+=("$BENCH_FILTER")
 
 cargo bench -q -p movierec-benches --bench main --no-run
-cargo build -q --release -p movierec-benches --bin bench-report
+cargo build -q --release -p movierec-cli
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 start=$(date +%s)
 cargo bench -q -p movierec-benches --bench main -- "${args[@]}"
@@ -45,6 +46,6 @@ for v in BENCH_FILTER BENCH_WARM_UP BENCH_MEASUREMENT BENCH_QUICK; do
   [ -n "${!v:-}" ] && command="$v=${!v} $command"
 done
 [ -n "$given_dir" ] && command="MOVIELENS_DIR=$given_dir $command"
-"$target/release/bench-report" --criterion "$target/criterion" --baseline bench-report \
+"$target/release/movierec" report benchmarks --criterion "$target/criterion" --baseline bench-report \
   --since "$start" --out "$out" \
   --command "$command" --load-before "$load_before" --elapsed "$(($(date +%s) - start))"

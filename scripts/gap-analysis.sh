@@ -6,9 +6,10 @@
 #     autoencoder (`movierec evaluate ... --out target/gap-analysis/*.json`).
 #  2. The seconds of one step of each, in the same configurations
 #     (criterion group gap/step, benches/gap.rs).
-#  3. benches/src/bin/gap-analysis.rs: work per step, steps to a validation
-#     RMSE, their product, and the numpy estimate, into the markdown (every
-#     figure computed; the commands that produced the inputs are in the file).
+#  3. `movierec report gap-analysis` (crates/cli/src/report/gap_analysis.rs):
+#     work per step, steps to a validation RMSE, their product, and the numpy
+#     estimate, into the markdown (every figure computed; the commands that
+#     produced the inputs are in the file).
 #
 #   scripts/gap-analysis.sh
 #   GAP_SKIP_BENCH=1 scripts/gap-analysis.sh     # reuse the gap/step results of scripts/bench-report.sh
@@ -25,7 +26,6 @@ if [ ! -d "$data" ]; then
   exit 1
 fi
 cargo build --release -q -p movierec-cli
-cargo build --release -q -p movierec-benches --bin gap-analysis
 mkdir -p "$curves"
 bin="$target/release/movierec"
 run() { # name, then model flags
@@ -46,6 +46,6 @@ else
   cargo bench -q -p movierec-benches --bench main -- --noplot --save-baseline "$baseline" gap/step
 fi
 [ -n "${MOVIELENS_DIR:-}" ] && command="MOVIELENS_DIR=$MOVIELENS_DIR $command"
-"$target/release/gap-analysis" --data "$data" --curves "$curves" --criterion "$target/criterion" \
+"$bin" report gap-analysis --data "$data" --curves "$curves" --criterion "$target/criterion" \
   --baseline "$baseline" \
   --out "$out" --command "$command"

@@ -1,3 +1,6 @@
+//! The settings ([`AutoencoderConfig`]): network shape, loss, optimiser
+//! schedule, defaults, presets and checks.
+
 use serde::{Deserialize, Serialize};
 
 use crate::ConfigError;

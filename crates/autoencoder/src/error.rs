@@ -1,3 +1,5 @@
+//! What can go wrong in a fit: [`Error`], and [`ConfigError`] for an invalid setting.
+
 use thiserror::Error;
 
 /// A setting out of its domain, found by

@@ -4,7 +4,8 @@
 //!
 //! Elementwise loops (sigmoid) are plain Rust marked `#[inline(always)]`:
 //! inlined into the dispatched function they are auto-vectorised with its
-//! instruction set. Reductions (dot products) use explicit SIMD
+//! instruction set. Reductions (dot products; [`dot`] itself is the shared
+//! one of `movierec_core::kernels`) use explicit SIMD
 //! accumulators, whose lane count fixes the summation order: results are
 //! bit-identical run to run on one machine. Row tails shorter than a
 //! vector are read with a plain load and a blend ([`Tail`]) wherever a full
@@ -13,39 +14,10 @@
 
 use pulp::Simd;
 
-/// `a . b` with two vector accumulators (`a.len() == b.len()`).
-#[inline(always)]
-pub(crate) fn dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    let (ah, at) = S::as_simd_f32s(a);
-    let (bh, bt) = S::as_simd_f32s(b);
-    let (acc0, mut acc1) = dot_vectors(simd, ah, bh);
-    if !at.is_empty() {
-        // One masked vector for the tail (zero lanes add nothing).
-        let (x, y) = (simd.partial_load_f32s(at), simd.partial_load_f32s(bt));
-        acc1 = simd.mul_add_f32s(x, y, acc1);
-    }
-    simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1))
-}
-
-/// The two accumulators of `a . b` over whole vectors, alternating: the
-/// common body of [`dot`] and [`dot_rows`], which add their tails to the
-/// second.
-#[inline(always)]
-fn dot_vectors<S: Simd>(simd: S, ah: &[S::f32s], bh: &[S::f32s]) -> (S::f32s, S::f32s) {
-    let mut acc0 = simd.splat_f32s(0.0);
-    let mut acc1 = simd.splat_f32s(0.0);
-    let mut a2 = ah.chunks_exact(2);
-    let mut b2 = bh.chunks_exact(2);
-    for (x, y) in (&mut a2).zip(&mut b2) {
-        acc0 = simd.mul_add_f32s(x[0], y[0], acc0);
-        acc1 = simd.mul_add_f32s(x[1], y[1], acc1);
-    }
-    for (x, y) in a2.remainder().iter().zip(b2.remainder()) {
-        acc0 = simd.mul_add_f32s(*x, *y, acc0);
-    }
-    (acc0, acc1)
-}
+/// `a . b` with two vector accumulators, the tail fused into the second:
+/// the shared kernel of `movierec_core::kernels`.
+pub(crate) use movierec_core::kernels::dot;
+use movierec_core::kernels::dot_accumulators;
 
 /// `y += alpha * x` (the reference [`gather_axpy`] is tested against).
 #[cfg(test)]
@@ -110,7 +82,7 @@ pub(crate) fn dot_rows<S: Simd>(simd: S, tail: &Tail<S>, a: &[f32], b: &[f32]) -
     let full = tail.nv * lanes;
     let (ah, _) = S::as_simd_f32s(&a[..full]);
     let (bh, _) = S::as_simd_f32s(&b[..full]);
-    let (acc0, mut acc1) = dot_vectors(simd, ah, bh);
+    let (acc0, mut acc1) = dot_accumulators(simd, ah, bh);
     if tail.len > 0 {
         let (x, y) = (tail.load(simd, &a[full..]), tail.load(simd, &b[full..]));
         acc1 = simd.mul_add_f32s(x, y, acc1);

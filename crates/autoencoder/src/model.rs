@@ -11,18 +11,8 @@ use crate::net::Network;
 // Fold-in lives in a child module: it reads the model's private parts.
 mod fold_in;
 
-/// `a . b`, dispatched once (for single predictions).
-pub(crate) fn dot1(a: &[f32], b: &[f32]) -> f32 {
-    struct Dot<'a>(&'a [f32], &'a [f32]);
-    impl WithSimd for Dot<'_> {
-        type Output = f32;
-        #[inline(always)]
-        fn with_simd<S: Simd>(self, simd: S) -> f32 {
-            dot(simd, self.0, self.1)
-        }
-    }
-    Arch::new().dispatch(Dot(a, b))
-}
+/// `a . b`, dispatched once (for single predictions): the shared kernel.
+pub(crate) use movierec_core::kernels::dot_dispatched as dot1;
 
 /// A fitted autoencoder recommender: the network, and the code (last hidden
 /// layer) of every training vector, cached at the end of the fit.

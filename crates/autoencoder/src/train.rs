@@ -1,11 +1,13 @@
-//! The training loop: mini-batches, Adam, decay, evaluation, early stopping.
+//! Training: the trainer (mini-batches, Adam, decay) and the fit, which
+//! drives it through `movierec_core::training`'s epoch loop (evaluation,
+//! early stopping, best-weights snapshot).
 
 use std::time::Instant;
 
 use movierec_core::metrics::Accumulator;
+use movierec_core::training::{Better, Epoch, EpochLoop};
 use movierec_core::{
-    rng_for, Control, EpochRecord, Fit, Observer, RatingMatrix, Ratings, Rng, RunContext,
-    SetMetrics,
+    rng_for, EpochRecord, Fit, Observer, RatingMatrix, Ratings, Rng, RunContext, SetMetrics,
 };
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -281,9 +283,10 @@ impl Fit for AutoencoderConfig {
     /// Refit on train + validation: the epoch count early stopping chose,
     /// with early stopping off.
     fn refit_config(&self, model: &AutoencoderModel) -> Self {
+        let refit = EpochLoop::refit(model.best_epoch());
         Self {
-            epochs: model.best_epoch().max(1),
-            patience: 0,
+            epochs: refit.epochs,
+            patience: refit.patience,
             ..self.clone()
         }
     }
@@ -315,50 +318,41 @@ impl AutoencoderConfig {
                 });
             }
         }
-        let early = validation.is_some() && self.patience > 0;
-        let mut best: Option<(f64, usize, Vec<f32>)> = None;
         let training_metrics = observer.wants_training_metrics();
-        for epoch in 1..=self.epochs {
-            let mut train_acc = Accumulator::default();
-            let loss = trainer.run_epoch_with(training_metrics.then_some(&mut train_acc));
-            if !loss.is_finite() {
-                return Err(Error::Diverged { epoch });
-            }
-            let val_m = validation.map(|v| trainer.validation_metrics(&trainer.encode_all(), v));
-            let record = EpochRecord {
-                epoch,
-                loss: Some(loss),
-                train: training_metrics.then(|| train_acc.finish()),
-                validation: val_m,
-                seconds: start.elapsed().as_secs_f64(),
-            };
-            let stop = observer.on_epoch(&record) == Control::Stop;
-            if early {
-                let rmse = val_m.map_or(f64::INFINITY, |m| m.rmse);
-                match &mut best {
-                    Some((b, e, params)) if rmse < *b => {
-                        (*b, *e) = (rmse, epoch);
-                        params.copy_from_slice(trainer.net.params());
+        let outcome = EpochLoop::new(self.epochs)
+            .early_stopping(Better::Lower, self.patience)
+            .run(
+                &mut trainer,
+                observer,
+                |trainer, epoch| {
+                    let mut train_acc = Accumulator::default();
+                    let loss = trainer.run_epoch_with(training_metrics.then_some(&mut train_acc));
+                    if !loss.is_finite() {
+                        return Err(Error::Diverged { epoch });
                     }
-                    None => best = Some((rmse, epoch, trainer.net.params().to_vec())),
-                    _ => {}
-                }
-                if best
-                    .as_ref()
-                    .is_some_and(|(_, e, _)| epoch - e >= self.patience)
-                {
-                    break;
-                }
-            }
-            if stop {
-                break;
-            }
-        }
-        let epochs_run = trainer.epoch;
-        let mut best_epoch = epochs_run;
-        if let Some((_, e, params)) = best {
-            trainer.net.params_mut().copy_from_slice(&params);
-            best_epoch = e;
+                    let val_m =
+                        validation.map(|v| trainer.validation_metrics(&trainer.encode_all(), v));
+                    let record = EpochRecord {
+                        epoch,
+                        loss: Some(loss),
+                        train: training_metrics.then(|| train_acc.finish()),
+                        validation: val_m,
+                        seconds: start.elapsed().as_secs_f64(),
+                    };
+                    Ok(Epoch {
+                        record,
+                        score: val_m.map(|m| m.rmse),
+                    })
+                },
+                |trainer, best: &mut Option<Vec<f32>>| match best {
+                    Some(params) => params.copy_from_slice(trainer.net.params()),
+                    None => *best = Some(trainer.net.params().to_vec()),
+                },
+            )?;
+        let epochs_run = outcome.epochs_run;
+        let best_epoch = outcome.chosen_epoch();
+        if let Some(best) = outcome.best {
+            trainer.net.params_mut().copy_from_slice(&best.state);
         }
         let mut model = trainer.into_model();
         model.set_epochs(epochs_run, best_epoch);

@@ -139,7 +139,7 @@ pub struct InputArgs {
     #[arg(long, default_value = "error")]
     on_duplicate: OnDuplicate,
     /// Read `--data` as one generic CSV file with these columns (names, or
-    /// 0-based positions without a header): user,item,rating[,timestamp].
+    /// 0-based positions without a header): `user,item,rating[,timestamp]`.
     #[arg(long)]
     columns: Option<Columns>,
     /// Field delimiter of a generic CSV file (one ASCII character).

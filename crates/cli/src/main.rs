@@ -10,6 +10,7 @@ mod movies;
 mod predict;
 mod progress;
 mod recommend;
+mod report;
 mod reproduce;
 mod similar;
 mod split;
@@ -52,13 +53,13 @@ enum Command {
     /// Merge `evaluate --out FILE.json` reports into one table.
     Table(table::TableArgs),
     /// Search model settings on validation sets only; writes
-    /// results/<dataset>/tuning-<model>.md and .json.
+    /// `results/<dataset>/tuning-<model>.md` and `.json`.
     Tune(Box<tune::TuneArgs>),
     /// Write a synthetic MovieLens-format folder (ratings.csv, movies.csv).
     Synth(synth::SynthArgs),
     /// Rebuild the report's Tables 1 and 2 beside its figures, its way of
     /// measuring beside the held-out one, and its curves, under
-    /// <out-dir>/<dataset>/.
+    /// `<out-dir>/<dataset>/`.
     Reproduce(reproduce::ReproduceArgs),
     /// Fit one model on a dataset and save it (with ids, training ratings and titles).
     Train(Box<train::TrainArgs>),
@@ -70,6 +71,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Find movies by title, with id, year, genres and number of ratings.
     Movies(movies::MoviesArgs),
+    /// Write the generated reports of the scripts: results/benchmarks.md
+    /// and results/gap-analysis.md.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Table(args) => table::run(args),
         Command::Tune(args) => tune::run(*args, cli.quiet, threads),
         Command::Reproduce(args) => reproduce::run(args, cli.quiet, threads),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -21,8 +21,11 @@ use movierec_core::{
     BiasBaseline, BiasConfig, Constant, ConstantConfig, Fit, GlobalMeanConfig, Popular,
     PopularConfig, Recommender,
 };
+use movierec_ease::{EaseConfig, EaseModel};
+use movierec_ials::{IalsConfig, IalsModel};
 use movierec_knn::{KnnConfig, KnnModel, Neighbourhood, Prediction, Similarity};
 use movierec_mf::{DenseGdConfig, MfModel, SgdConfig};
+use movierec_vae::{VaeConfig, VaeModel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -48,6 +51,17 @@ pub enum ModelKind {
     MfDense,
     /// The report's item-based autoencoder (AutoRec-style when tuned).
     Autoencoder,
+    /// EASE (Steck 2019): closed-form item-item weights, for top-N lists.
+    /// Ranks only: its rating columns are the fallback's.
+    Ease,
+    /// Implicit ALS (Hu, Koren, Volinsky 2008), for top-N lists. Ranks only.
+    Ials,
+    /// Mult-DAE (Liang et al. 2018): the denoising autoencoder of a user's
+    /// rated movies with a softmax over all movies, for top-N lists. Ranks only.
+    MultDae,
+    /// Mult-VAE (Liang et al. 2018): the variational form of Mult-DAE, with
+    /// KL annealing. Ranks only.
+    MultVae,
 }
 
 impl ModelKind {
@@ -62,6 +76,10 @@ impl ModelKind {
             ModelKind::MfSgd => "mf-sgd",
             ModelKind::MfDense => "mf-dense",
             ModelKind::Autoencoder => "autoencoder",
+            ModelKind::Ease => "ease",
+            ModelKind::Ials => "ials",
+            ModelKind::MultDae => "mult-dae",
+            ModelKind::MultVae => "mult-vae",
         }
     }
 
@@ -76,6 +94,10 @@ impl ModelKind {
             ModelKind::Constant => 6,
             ModelKind::GlobalMean => 7,
             ModelKind::Popular => 8,
+            ModelKind::Ease => 9,
+            ModelKind::Ials => 10,
+            ModelKind::MultDae => 11,
+            ModelKind::MultVae => 12,
         }
     }
 
@@ -174,36 +196,42 @@ pub struct ModelArgs {
     /// KNN and autoencoder: the user-based variant (compare users; encode user vectors).
     #[arg(long)]
     user_based: bool,
-    /// Autoencoder: hidden layer sizes, comma-separated (the report: 100; its first design: 300,150).
+    /// Autoencoder and Mult-VAE/DAE: hidden layer sizes, comma-separated (the report: 100; its first design: 300,150).
     #[arg(long, value_delimiter = ',', help_heading = "Autoencoder")]
     hidden: Option<Vec<usize>>,
     /// Autoencoder: output activation.
     #[arg(long, value_enum, help_heading = "Autoencoder")]
     output: Option<OutputArg>,
-    /// Autoencoder: items per mini-batch.
+    /// Autoencoder and Mult-VAE/DAE: items (users) per mini-batch.
     #[arg(long, help_heading = "Autoencoder")]
     batch: Option<usize>,
     /// Autoencoder: share of L1 in the elastic-net regulariser (the report: 0.9).
     #[arg(long, help_heading = "Autoencoder")]
     l1_share: Option<f32>,
-    /// Autoencoder: input dropout probability (denoising).
+    /// Autoencoder and Mult-VAE/DAE: input dropout probability (denoising).
     #[arg(long, help_heading = "Autoencoder")]
     dropout: Option<f32>,
-    /// MF: latent factors.
+    /// MF and iALS: latent factors.
     #[arg(long, help_heading = "Matrix factorisation")]
     factors: Option<usize>,
-    /// MF and autoencoder: epochs (mf-dense: full-batch steps), at most.
+    /// MF, autoencoder and iALS: epochs (mf-dense: full-batch steps; iALS: iterations), at most.
     #[arg(long)]
     epochs: Option<usize>,
     /// MF and autoencoder: learning rate (mf-sgd: of factors and biases).
     #[arg(long)]
     lr: Option<f32>,
-    /// MF: L2 regularisation (mf-sgd: of factors; mf-dense: beta).
+    /// MF and iALS: L2 regularisation (mf-sgd: of factors; mf-dense: beta).
     #[arg(long, help_heading = "Matrix factorisation")]
     reg: Option<f32>,
     /// MF: user and item biases, true or false (false: the report's pure q_i^T p_u).
     #[arg(long, help_heading = "Matrix factorisation")]
     biases: Option<bool>,
+    /// EASE: the L2 weight lambda (fixed; by default chosen on validation NDCG@10).
+    #[arg(long, help_heading = "Top-N models")]
+    lambda: Option<f32>,
+    /// iALS: confidence of a rating r is 1 + ALPHA r.
+    #[arg(long, help_heading = "Top-N models")]
+    alpha: Option<f32>,
     /// KNN: the neighbour-list cap `train` applies when no
     /// `--max-neighbours` is given (saved files stay small).
     #[arg(skip)]
@@ -328,6 +356,31 @@ impl ModelArgs {
         c
     }
 
+    fn ease(&self, mut c: EaseConfig) -> EaseConfig {
+        if let Some(l) = self.lambda {
+            c.lambda = l;
+            c.lambda_grid = Vec::new();
+        }
+        c
+    }
+
+    fn ials(&self, mut c: IalsConfig) -> IalsConfig {
+        set(&mut c.factors, self.factors);
+        set(&mut c.iterations, self.epochs);
+        set(&mut c.reg, self.reg);
+        set(&mut c.alpha, self.alpha);
+        c
+    }
+
+    fn vae(&self, mut c: VaeConfig) -> VaeConfig {
+        set(&mut c.hidden, self.hidden.clone());
+        set(&mut c.epochs, self.epochs);
+        set(&mut c.lr, self.lr);
+        set(&mut c.batch, self.batch);
+        set(&mut c.dropout, self.dropout);
+        c
+    }
+
     fn autoencoder(&self, mut c: AutoencoderConfig) -> AutoencoderConfig {
         set(&mut c.epochs, self.epochs);
         set(&mut c.hidden, self.hidden.clone());
@@ -435,6 +488,28 @@ pub fn with_model<V: ModelVisitor>(
             cfg.validate().map_err(|e| bad(&e))?;
             visitor.visit(kind, name, cfg)
         }
+        ModelKind::Ease => {
+            args.preset(kind, &[])?;
+            let cfg = args.ease(args.apply_file(name, EaseConfig::default())?);
+            cfg.validate().map_err(|e| bad(&e))?;
+            visitor.visit(kind, name, cfg)
+        }
+        ModelKind::Ials => {
+            args.preset(kind, &[])?;
+            let cfg = args.ials(args.apply_file(name, IalsConfig::default())?);
+            cfg.validate().map_err(|e| bad(&e))?;
+            visitor.visit(kind, name, cfg)
+        }
+        ModelKind::MultDae | ModelKind::MultVae => {
+            args.preset(kind, &[])?;
+            let base = match kind {
+                ModelKind::MultDae => VaeConfig::dae(),
+                _ => VaeConfig::vae(),
+            };
+            let cfg = args.vae(args.apply_file(name, base)?);
+            cfg.validate().map_err(|e| bad(&e))?;
+            visitor.visit(kind, name, cfg)
+        }
     }
 }
 
@@ -455,6 +530,9 @@ pub fn decode_model(kind: ModelKind, bytes: &[u8]) -> anyhow::Result<Box<dyn Rec
         ModelKind::Knn => decode::<KnnModel>(bytes),
         ModelKind::MfSgd | ModelKind::MfDense => decode::<MfModel>(bytes),
         ModelKind::Autoencoder => decode::<AutoencoderModel>(bytes),
+        ModelKind::Ease => decode::<EaseModel>(bytes),
+        ModelKind::Ials => decode::<IalsModel>(bytes),
+        ModelKind::MultDae | ModelKind::MultVae => decode::<VaeModel>(bytes),
     }
 }
 
@@ -510,6 +588,20 @@ pub fn default_grid(kind: ModelKind) -> Map<String, Value> {
             "hidden": [[50], [100], [200]],
             "dropout": [0.3, 0.5],
             "beta": [0.5, 1.0, 2.0],
+        }),
+        // Lambda is chosen inside each fit on validation NDCG.
+        ModelKind::Ease => json!({
+            "weighting": ["rating", "binary"],
+        }),
+        ModelKind::Ials => json!({
+            "factors": [64, 128],
+            "reg": [0.003, 0.01, 0.03],
+            "alpha": [0.3, 1.0, 3.0],
+        }),
+        ModelKind::MultDae | ModelKind::MultVae => json!({
+            "hidden": [[600, 200], [200]],
+            "dropout": [0.5],
+            "lr": [0.001, 0.003],
         }),
     };
     match grid {

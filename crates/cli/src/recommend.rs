@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context};
 use clap::Args;
-use movierec_core::ItemIdx;
+use movierec_core::{ItemIdx, ScoreKind};
 use movierec_data::{load, LoadOptions};
 use serde::Serialize;
 
@@ -54,9 +54,26 @@ pub struct Row {
     pub year: Option<i32>,
     /// Genres.
     pub genres: Vec<String>,
-    /// Predicted rating, clamped to the scale.
+    /// Predicted rating, clamped to the scale (a ranking model's own score).
     pub score: f32,
+    /// Why: the user's rated movies that contributed most to the score,
+    /// largest first (empty where the model cannot attribute its scores).
+    pub reasons: Vec<Reason>,
 }
+
+/// One of the user's rated movies behind a recommendation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    /// Raw movie id.
+    pub movie_id: u64,
+    /// Title with year.
+    pub title: String,
+    /// Its contribution to the recommended movie's score, in the model's units.
+    pub weight: f32,
+}
+
+/// How many rated movies a recommendation names as its reasons.
+const REASONS: usize = 3;
 
 /// Runs `movierec recommend`.
 pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
@@ -67,13 +84,19 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
     let n = saved.items.len();
     let mut scores = vec![f32::NAN; n];
     let mut seen = vec![false; n];
-    match (&args.user, &args.ratings) {
+    let rated: Vec<(ItemIdx, f32)> = match (&args.user, &args.ratings) {
         (Some(raw), _) => {
             let u = saved.user(*raw)?;
             saved.model.score_into(u, &mut scores);
-            for &i in saved.train.row(u).0 {
+            let (items, values) = saved.train.row(u);
+            for &i in items {
                 seen[i as usize] = true;
             }
+            items
+                .iter()
+                .zip(values)
+                .map(|(&i, &r)| (ItemIdx(i), r))
+                .collect()
         }
         (None, Some(path)) => {
             let rated = read_ratings(path, &saved)?;
@@ -84,9 +107,10 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
             for &(i, _) in &rated {
                 seen[i.get()] = true;
             }
+            rated
         }
         (None, None) => bail!("give --user ID or --ratings FILE"),
-    }
+    };
     let counts = saved.train.item_counts(n);
     let min = args.min_ratings.max(1);
     let exclude: Vec<String> = args
@@ -107,9 +131,33 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
         })
         .collect();
     best_first(&mut cands, args.top);
+    let ranks_only = saved.model.score_kind() == ScoreKind::Ranking;
     let rows: Vec<Row> = cands
         .iter()
-        .map(|&(score, id, _)| row(&catalog, id, scale.clamp(score)))
+        .map(|&(score, id, i)| {
+            let shown = if ranks_only {
+                score
+            } else {
+                scale.clamp(score)
+            };
+            let mut r = row(&catalog, id, shown);
+            r.reasons = saved
+                .model
+                .reasons(&rated, ItemIdx(i as u32), REASONS)
+                .into_iter()
+                .map(|(j, weight)| {
+                    let movie_id = saved.items.raw(j.0);
+                    Reason {
+                        movie_id,
+                        title: catalog
+                            .get(&movie_id)
+                            .map_or_else(String::new, |m| m.title.clone()),
+                        weight,
+                    }
+                })
+                .collect();
+            r
+        })
         .collect();
     ensure!(
         !rows.is_empty() || args.top == 0,
@@ -276,6 +324,7 @@ pub fn row(catalog: &HashMap<u64, &CatalogMovie>, id: u64, score: f32) -> Row {
         year: m.and_then(|m| m.year),
         genres: m.map_or_else(Vec::new, |m| m.genres.clone()),
         score,
+        reasons: Vec::new(),
     }
 }
 
@@ -295,15 +344,28 @@ pub fn print_rows(rows: &[Row], what: &str, json: bool) -> anyhow::Result<()> {
     if json {
         return crate::emit_json(&rows);
     }
-    let mut t = format!("| # | movie_id | title | year | genres | {what} |\n| ---: | ---: | --- | ---: | --- | ---: |\n");
+    let why = rows.iter().any(|r| !r.reasons.is_empty());
+    let mut t = format!("| # | movie_id | title | year | genres | {what} |");
+    t.push_str(if why { " because you rated |\n" } else { "\n" });
+    t.push_str("| ---: | ---: | --- | ---: | --- | ---: |");
+    t.push_str(if why { " --- |\n" } else { "\n" });
     for (k, r) in rows.iter().enumerate() {
         t.push_str(&format!(
-            "| {} | {} | {} | {:.3} |\n",
+            "| {} | {} | {} | {:.3} |",
             k + 1,
             r.movie_id,
             movie_cells(&r.title, r.year, &r.genres),
             r.score
         ));
+        if why {
+            let names: Vec<String> = r
+                .reasons
+                .iter()
+                .map(|x| x.title.replace('|', "\\|"))
+                .collect();
+            t.push_str(&format!(" {} |", names.join("; ")));
+        }
+        t.push('\n');
     }
     Ok(crate::emit(&t)?)
 }

@@ -27,8 +27,8 @@ use crate::store::{CatalogMovie, Contents, Meta, TrainRatings};
 /// Arguments of `movierec train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// The model to fit.
-    #[arg(long, value_enum)]
+    /// The model to fit; by default the best top-N model (EASE).
+    #[arg(long, value_enum, default_value = "ease")]
     model: ModelKind,
     #[command(flatten)]
     model_args: ModelArgs,

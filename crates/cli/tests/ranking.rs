@@ -43,7 +43,7 @@ fn evaluate_ranking_at_10_on_synthetic_data() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let table = stdout(&out);
     assert!(
-        table.contains("| P@10 | R@10 | NDCG@10 | hit rate@10 | coverage@10 |"),
+        table.contains("| P@10 | R@10 | NDCG@10 | MAP@10 | hit rate@10 | coverage@10 |"),
         "{table}"
     );
     assert!(table.contains("relevant = test rating >= 4"), "{table}");
@@ -79,7 +79,7 @@ fn evaluate_ranking_at_10_on_synthetic_data() {
         .lines()
         .nth(1)
         .unwrap()
-        .ends_with(",k,precision,recall,ndcg,hit_rate,coverage,ranked_users"));
+        .ends_with(",k,precision,recall,ndcg,hit_rate,coverage,ranked_users,map,recall_capped"));
 
     // `movierec table` passes the columns through.
     let out = movierec(&["table", "--from", json.to_str().unwrap()]);

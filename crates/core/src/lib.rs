@@ -1,6 +1,9 @@
 //! Core types of movierec: dense ids, rating sets, the sparse rating matrix,
 //! the `Fit` / `Recommender` traits, the per-epoch `Observer`, the metrics
-//! every model and the harness share, and the baseline models.
+//! every model and the harness share, and the baseline models; for the
+//! model crates, the one training loop ([`training`]: epochs, early
+//! stopping, best-state snapshot) and the SIMD kernels they share
+//! ([`kernels`]).
 //!
 //! This crate does no I/O: readers live in `movierec-data`, the protocol
 //! runner in `movierec-eval`.
@@ -29,10 +32,12 @@ mod baseline;
 mod context;
 mod error;
 mod ids;
+pub mod kernels;
 mod matrix;
 pub mod metrics;
 mod model;
 mod ratings;
+pub mod training;
 
 pub use baseline::{
     BiasBaseline, BiasConfig, Constant, ConstantConfig, Fallback, FallbackModel, GlobalMeanConfig,

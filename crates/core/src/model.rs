@@ -32,8 +32,12 @@ pub trait Recommender: Send + Sync {
     /// NaN where the model has no estimate (the caller then uses its fallback).
     fn score_into(&self, user: UserIdx, out: &mut [f32]);
 
-    /// The model's estimate for one pair, `None` where it has none.
+    /// The model's estimate for one pair, `None` where it has none (always
+    /// for a model whose scores only rank, [`ScoreKind::Ranking`]).
     fn predict(&self, user: UserIdx, item: ItemIdx) -> Option<f32> {
+        if self.score_kind() == ScoreKind::Ranking {
+            return None;
+        }
         let mut scores = vec![0.0; self.n_items()];
         self.score_into(user, &mut scores);
         let s = scores[item.get()];

@@ -36,7 +36,7 @@ use movierec_core::{FallbackModel, ItemIdx, Rating, RatingMatrix, Recommender, U
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::report::nan_if_null;
+use crate::report::{nan, nan_if_null};
 
 /// How top-N lists are built and scored.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -77,6 +77,14 @@ pub struct RankingResult {
     /// Share of ranked users with at least one relevant item in their list.
     #[serde(deserialize_with = "nan_if_null")]
     pub hit_rate: f64,
+    /// Mean average precision@k: per user, the precision at each hit's
+    /// position summed over hits, over `min(k, R)`.
+    #[serde(default = "nan", deserialize_with = "nan_if_null")]
+    pub map: f64,
+    /// Mean recall@k normalised by `min(k, R)` (as Mult-VAE and EASE report
+    /// it), so a perfect list scores 1 whatever `R`.
+    #[serde(default = "nan", deserialize_with = "nan_if_null")]
+    pub recall_capped: f64,
     /// Share of the items with a training rating that appear in at least one
     /// ranked user's list.
     #[serde(deserialize_with = "nan_if_null")]
@@ -96,6 +104,8 @@ pub struct RankingResult {
 struct UserScore {
     precision: f64,
     recall: f64,
+    recall_capped: f64,
+    map: f64,
     ndcg: f64,
     hit: bool,
     list: Vec<u32>,
@@ -209,6 +219,8 @@ pub fn ranking_metrics(
         recall: mean(|s| s.recall),
         ndcg: mean(|s| s.ndcg),
         hit_rate: mean(|s| f64::from(u8::from(s.hit))),
+        map: mean(|s| s.map),
+        recall_capped: mean(|s| s.recall_capped),
         coverage,
         users: n,
         no_relevant,
@@ -239,17 +251,21 @@ fn top_n(cands: &mut [(f32, u32)], k: usize) -> Vec<u32> {
 fn score_list(list: &[u32], relevant: &[u32], k: usize) -> UserScore {
     let gain = |p: usize| 1.0 / ((p + 2) as f64).log2();
     let mut hits = 0usize;
-    let mut dcg = 0.0;
+    let (mut dcg, mut ap) = (0.0, 0.0);
     for (p, i) in list.iter().enumerate() {
         if relevant.binary_search(i).is_ok() {
             hits += 1;
             dcg += gain(p);
+            ap += hits as f64 / (p + 1) as f64;
         }
     }
-    let ideal: f64 = (0..k.min(relevant.len())).map(gain).sum();
+    let cap = k.min(relevant.len());
+    let ideal: f64 = (0..cap).map(gain).sum();
     UserScore {
         precision: hits as f64 / k as f64,
         recall: hits as f64 / relevant.len() as f64,
+        recall_capped: hits as f64 / cap as f64,
+        map: ap / cap as f64,
         ndcg: dcg / ideal,
         hit: hits > 0,
         list: list.to_vec(),
@@ -262,6 +278,19 @@ mod tests {
     use approx::assert_relative_eq;
     use movierec_core::{Fallback, RatingScale, Ratings};
     use proptest::prelude::*;
+
+    #[test]
+    fn map_and_capped_recall_of_one_list() {
+        // Hits at positions 1 and 3 of 3, two relevant items: AP = (1/1 + 2/3) / 2.
+        let s = score_list(&[5, 7, 9], &[5, 9], 3);
+        assert_relative_eq!(s.map, (1.0 + 2.0 / 3.0) / 2.0);
+        assert_relative_eq!(s.recall_capped, 1.0);
+        // Four relevant, a list of two with one hit: capped by k.
+        let s = score_list(&[1, 2], &[2, 3, 4, 5], 2);
+        assert_relative_eq!(s.recall_capped, 0.5);
+        assert_relative_eq!(s.recall, 0.25);
+        assert_relative_eq!(s.map, 0.5 / 2.0);
+    }
 
     /// Scores from a table: `table[user][item]`.
     struct Table(Vec<Vec<f32>>);

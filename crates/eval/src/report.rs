@@ -87,12 +87,23 @@ pub struct RankingSummary {
     /// Hit rate.
     #[serde(deserialize_with = "nan_if_null")]
     pub hit_rate: f64,
+    /// MAP@k.
+    #[serde(default = "nan", deserialize_with = "nan_if_null")]
+    pub map: f64,
+    /// Recall@k over `min(k, relevant)`.
+    #[serde(default = "nan", deserialize_with = "nan_if_null")]
+    pub recall_capped: f64,
     /// Catalogue coverage.
     #[serde(deserialize_with = "nan_if_null")]
     pub coverage: f64,
     /// Users ranked.
     #[serde(deserialize_with = "nan_if_null")]
     pub users: f64,
+}
+
+/// NaN: the value of a metric a file written before it existed lacks.
+pub(crate) fn nan() -> f64 {
+    f64::NAN
 }
 
 pub(crate) fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -140,13 +151,15 @@ impl ModelReport {
                 let v: Vec<f64> = r.iter().map(f).collect();
                 mean_ci95(&v)
             };
-            let fields: [fn(&RankingResult) -> f64; 6] = [
+            let fields: [fn(&RankingResult) -> f64; 8] = [
                 |r| r.precision,
                 |r| r.recall,
                 |r| r.ndcg,
                 |r| r.hit_rate,
                 |r| r.coverage,
                 |r| r.users as f64,
+                |r| r.map,
+                |r| r.recall_capped,
             ];
             (r[0].k, fields.map(stat))
         });
@@ -162,6 +175,8 @@ impl ModelReport {
                     hit_rate: g(3),
                     coverage: g(4),
                     users: g(5),
+                    map: g(6),
+                    recall_capped: g(7),
                 }
             });
             Summary {
@@ -239,12 +254,12 @@ impl Report {
             };
             let _ = write!(
                 s,
-                " P@{k} | R@{k} | NDCG@{k} | hit rate@{k} | coverage@{k} |"
+                " P@{k} | R@{k} | NDCG@{k} | MAP@{k} | hit rate@{k} | coverage@{k} |"
             );
         }
         s.push_str("\n| --- | --- | --- | --- | --- | --- | --- | --- |");
         if ranking_k.is_some() {
-            s.push_str(" --- | --- | --- | --- | --- |");
+            s.push_str(" --- | --- | --- | --- | --- | --- |");
         }
         s.push('\n');
         let c = |mean: f64, ci95: f64, d: usize| pm(MeanCi { mean, ci95 }, d);
@@ -267,15 +282,16 @@ impl Report {
                     (Some(a), Some(h)) => {
                         let _ = write!(
                             s,
-                            " {} | {} | {} | {} | {} |",
+                            " {} | {} | {} | {} | {} | {} |",
                             c(a.precision, h.precision, 4),
                             c(a.recall, h.recall, 4),
                             c(a.ndcg, h.ndcg, 4),
+                            c(a.map, h.map, 4),
                             c(a.hit_rate, h.hit_rate, 4),
                             c(a.coverage, h.coverage, 4),
                         );
                     }
-                    _ => s.push_str(" - | - | - | - | - |"),
+                    _ => s.push_str(" - | - | - | - | - | - |"),
                 }
             }
             s.push('\n');
@@ -320,6 +336,8 @@ impl Report {
             "hit_rate",
             "coverage",
             "ranked_users",
+            "map",
+            "recall_capped",
         ];
         let mut header: Vec<&str> = head.to_vec();
         if ranking {
@@ -336,8 +354,10 @@ impl Report {
                     r.hit_rate,
                     r.coverage,
                     r.users,
+                    r.map,
+                    r.recall_capped,
                 ],
-                None => vec![f64::NAN; 7],
+                None => vec![f64::NAN; 9],
             }
         };
         for m in &self.models {
@@ -370,6 +390,8 @@ impl Report {
                     hit_rate: r.hit_rate,
                     coverage: r.coverage,
                     users: r.users as f64,
+                    map: r.map,
+                    recall_capped: r.recall_capped,
                 }));
                 row(i.to_string(), v, extra);
             }
@@ -556,6 +578,8 @@ mod tests {
                 recall: 0.2,
                 ndcg: 0.3,
                 hit_rate: 0.5,
+                map: 0.15,
+                recall_capped: 0.25,
                 coverage: 0.05,
                 users: 500,
                 no_relevant: 10,
@@ -580,20 +604,25 @@ mod tests {
         ));
         let md = r.to_markdown();
         assert!(
-            md.contains("| P@10 | R@10 | NDCG@10 | hit rate@10 | coverage@10 |"),
+            md.contains("| P@10 | R@10 | NDCG@10 | MAP@10 | hit rate@10 | coverage@10 |"),
             "{md}"
         );
         assert!(md.contains("| 0.2000 ± "), "{md}");
         assert!(
-            md.contains("| - | - | - | - | - |"),
+            md.contains("| - | - | - | - | - | - |"),
             "a row without ranking: {md}"
         );
         assert!(md.contains("relevant = test rating >= 4"), "{md}");
         let csv = r.to_csv();
         let head = csv.lines().next().unwrap();
-        assert!(head.ends_with(",k,precision,recall,ndcg,hit_rate,coverage,ranked_users"));
+        assert!(head.ends_with(
+            ",k,precision,recall,ndcg,hit_rate,coverage,ranked_users,map,recall_capped"
+        ));
         let mean = csv.lines().find(|l| l.contains("popular,mean")).unwrap();
-        assert!(mean.ends_with(",10,0.2,0.2,0.3,0.5,0.05,500"), "{mean}");
+        assert!(
+            mean.ends_with(",10,0.2,0.2,0.3,0.5,0.05,500,0.15,0.25"),
+            "{mean}"
+        );
         let back: Report = serde_json::from_str(&r.to_json()).unwrap();
         let s = back.models[1].mean.ranking.unwrap();
         assert!((s.precision - 0.2).abs() < 1e-12);

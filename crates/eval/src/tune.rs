@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use movierec_core::{Fit, Ratings, SetMetrics};
+use movierec_core::metrics::ndcg_at;
+use movierec_core::{Fit, Ratings, Recommender, ScoreKind, SetMetrics};
 use movierec_data::make_splits;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -23,10 +24,26 @@ pub struct Trial {
     pub validation_accuracy: f64,
     /// Mean fit seconds.
     pub fit_seconds: f64,
+    /// Mean validation NDCG@10 (relevant: rating >= 4), for models whose
+    /// scores only rank: they are tuned on it instead of RMSE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_ndcg: Option<f64>,
 }
 
-/// Every trial of a search, and the winner (lowest mean validation RMSE;
-/// the first such trial on a tie).
+impl Trial {
+    /// What the search minimises: minus NDCG for ranking models, else RMSE.
+    pub fn loss(&self) -> f64 {
+        self.validation_ndcg.map_or(self.validation_rmse, |n| -n)
+    }
+}
+
+/// The validation list length and relevance threshold of ranking models' tuning.
+const TUNE_AT: usize = 10;
+const TUNE_RELEVANT: f32 = 4.0;
+
+/// Every trial of a search, and the winner (lowest mean validation RMSE, or
+/// highest validation NDCG@10 for ranking models; the first such trial on a
+/// tie).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TuningReport {
     /// Model name.
@@ -122,29 +139,29 @@ where
         monitor.repeat(t, trials.len());
         let config = with_params(base, params)?;
         let (mut rmse, mut acc, mut secs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut ndcg = Vec::new();
         for split in &splits {
             let train = ratings.select(&split.train);
             let validation = ratings.select(&split.validation);
-            let (m, seconds) = validation_score(name, &config, &train, &validation, opts, monitor)?;
+            let (m, n, seconds) =
+                validation_score(name, &config, &train, &validation, opts, monitor)?;
             rmse.push(m.rmse);
             acc.push(m.accuracy);
             secs.push(seconds);
+            ndcg.extend(n);
         }
         scored.push(Trial {
             params: params.clone(),
             validation_rmse: mean_ci95(&rmse).mean,
             validation_accuracy: mean_ci95(&acc).mean,
             fit_seconds: mean_ci95(&secs).mean,
+            validation_ndcg: (!ndcg.is_empty()).then(|| mean_ci95(&ndcg).mean),
         });
     }
     let best = scored
         .iter()
         .enumerate()
-        .min_by(|a, b| {
-            a.1.validation_rmse
-                .total_cmp(&b.1.validation_rmse)
-                .then(a.0.cmp(&b.0))
-        })
+        .min_by(|a, b| a.1.loss().total_cmp(&b.1.loss()).then(a.0.cmp(&b.0)))
         .map(|(i, _)| i)
         .expect("at least one trial");
     let winner =
@@ -161,7 +178,8 @@ where
 }
 
 /// Fits `config` on `train` (no refit) and scores `validation`; returns the
-/// metrics and the fit seconds.
+/// metrics, the NDCG@10 of a model whose scores only rank, and the fit
+/// seconds.
 fn validation_score<F>(
     name: &str,
     config: &F,
@@ -169,7 +187,7 @@ fn validation_score<F>(
     validation: &Ratings,
     opts: &EvalOptions,
     monitor: &mut dyn Monitor,
-) -> Result<(SetMetrics, f64)>
+) -> Result<(SetMetrics, Option<f64>, f64)>
 where
     F: Fit + Serialize + Clone,
 {
@@ -200,7 +218,21 @@ where
         .iter()
         .zip(&validation.entries)
         .map(|(&p, r)| (p, r.value));
-    Ok((SetMetrics::compute(pairs, train.scale), fitted.fit_seconds))
+    let model = &fitted.model;
+    let ndcg = (model.score_kind() == ScoreKind::Ranking).then(|| {
+        ndcg_at(
+            &fitted.matrix,
+            validation,
+            TUNE_AT,
+            TUNE_RELEVANT,
+            |u, out| model.score_into(u, out),
+        )
+    });
+    Ok((
+        SetMetrics::compute(pairs, train.scale),
+        ndcg,
+        fitted.fit_seconds,
+    ))
 }
 
 /// The protocol with the search inside each repeat (nested validation):
@@ -242,10 +274,12 @@ where
         let mut search_seconds = 0.0;
         let mut best: Option<(f64, usize)> = None;
         for (t, config) in configs.iter().enumerate() {
-            let (m, seconds) = validation_score(name, config, &train, &validation, opts, monitor)?;
+            let (m, ndcg, seconds) =
+                validation_score(name, config, &train, &validation, opts, monitor)?;
             search_seconds += seconds;
-            if best.is_none_or(|(b, _)| m.rmse < b) {
-                best = Some((m.rmse, t));
+            let loss = ndcg.map_or(m.rmse, |n| -n);
+            if best.is_none_or(|(b, _)| loss < b) {
+                best = Some((loss, t));
             }
         }
         let winner = &configs[best.expect("at least one trial").1];
@@ -291,19 +325,34 @@ impl TuningReport {
             self.seed
         );
         let _ = writeln!(s, "Winner: `{}`\n", self.winner);
-        s.push_str("| rank | settings | validation RMSE | validation accuracy | fit s |\n| --- | --- | --- | --- | --- |\n");
-        let mut order: Vec<&Trial> = self.trials.iter().collect();
-        order.sort_by(|a, b| a.validation_rmse.total_cmp(&b.validation_rmse));
-        for (rank, t) in order.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "| {} | `{}` | {:.4} | {:.4} | {:.3} |",
-                rank + 1,
-                serde_json::Value::Object(t.params.clone()),
-                t.validation_rmse,
-                t.validation_accuracy,
-                t.fit_seconds
+        let ranks = self.trials.iter().any(|t| t.validation_ndcg.is_some());
+        if ranks {
+            s.push_str(
+                "| rank | settings | validation NDCG@10 | fit s |\n| --- | --- | --- | --- |\n",
             );
+        } else {
+            s.push_str("| rank | settings | validation RMSE | validation accuracy | fit s |\n| --- | --- | --- | --- | --- |\n");
+        }
+        let mut order: Vec<&Trial> = self.trials.iter().collect();
+        order.sort_by(|a, b| a.loss().total_cmp(&b.loss()));
+        for (rank, t) in order.iter().enumerate() {
+            let settings = serde_json::Value::Object(t.params.clone());
+            let _ = match t.validation_ndcg {
+                Some(n) if ranks => writeln!(
+                    s,
+                    "| {} | `{settings}` | {n:.4} | {:.3} |",
+                    rank + 1,
+                    t.fit_seconds
+                ),
+                _ => writeln!(
+                    s,
+                    "| {} | `{settings}` | {:.4} | {:.4} | {:.3} |",
+                    rank + 1,
+                    t.validation_rmse,
+                    t.validation_accuracy,
+                    t.fit_seconds
+                ),
+            };
         }
         s
     }

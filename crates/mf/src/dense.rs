@@ -1,177 +1,24 @@
+//! The report's dense full-batch gradient descent: [`DenseGdConfig`]'s
+//! [`Fit`] and its trainer ([`DenseTrainer`]) over dense `users x items`
+//! matrices (faer products). The settings live in `config.rs`.
+
 use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
+use movierec_core::training::{Better, Epoch, EpochLoop};
 use movierec_core::{
-    rng_for, Control, EpochRecord, Fit, ItemIdx, Observer, RatingMatrix, RatingScale, Ratings,
-    RunContext, SetMetrics, UserIdx,
+    rng_for, EpochRecord, Fit, ItemIdx, Observer, RatingMatrix, RatingScale, Ratings, RunContext,
+    SetMetrics, UserIdx,
 };
 use rand::Rng as _;
-use serde::{Deserialize, Serialize};
 
-use crate::train::{self, EarlyStopping, Triple, Verdict, View};
-use crate::{ConfigError, Error, MfModel, Result, UserReg};
+use crate::train::{self, Triple, View};
+use crate::{DenseGdConfig, Error, MfModel, Result, UserReg};
 
 /// The largest `n_users x n_items` the dense optimiser accepts (each dense
 /// matrix of that size takes 400 MB of `f32`, and it keeps three).
 pub const DENSE_CELL_LIMIT: usize = 100_000_000;
-
-/// The report's matrix factorisation (its 6.2): full-batch gradient descent
-/// on dense `users x items` matrices, kept faithful because the benchmarks
-/// explain its cost. Not the model to use: see [`SgdConfig`](crate::SgdConfig).
-///
-/// ## Algorithm
-/// With `R` the dense training matrix (0 where unrated) and `M` its 0/1 mask
-/// of observed entries, each step is exactly the report's numpy loop:
-///
-/// ```text
-/// pred  = P Q^T                                      (users x items, all cells)
-/// diff  = (R - pred) * M
-/// err   = 0.5 sum(diff^2) + beta 0.5 (|P|^2 + |Q|^2)
-/// ddiff = -diff * M
-/// P    -= alpha (ddiff Q + beta P)
-/// Q    -= alpha (ddiff^T P + beta Q)                 (with the updated P)
-/// ```
-///
-/// Like the numpy code, the `Q` update uses the `P` just updated (a
-/// Gauss-Seidel sweep, not the simultaneous gradient). `err` is reported as
-/// the step's loss (of the model before the step). The prediction is the
-/// plain `p_u . q_i`: no mean, no biases. `P` and `Q` start uniform in
-/// `[0, 2 init_scale sqrt(mu / k))`, so that `p . q` starts near the mean
-/// rating `mu`, as the report's positive random start (`np.random.rand`) did.
-/// The training and validation metrics are computed every `eval_every`
-/// steps (the report's `i % 10 == 0`) and at the last step; early stopping
-/// on validation RMSE (patience counted in evaluations) restores the best
-/// evaluated step.
-///
-/// ## Complexity
-/// Three dense products of `users x k x items` per step: `O(n_users n_items k)`
-/// time whatever the number of ratings, plus `O(n_users n_items)` elementwise
-/// work and memory (`R`, `M` and `pred`, `f32`). On ml-latest-small that is
-/// about 60 times the arithmetic of one sparse SGD epoch at any `k` (1.7 % of the
-/// cells are rated), which is why the report's MF took hours.
-///
-/// ## Parallelisation
-/// The products go through faer's `matmul` with `Par::Seq` for `threads = 1`
-/// and `Par::rayon(threads)` otherwise (0 = the rayon pool's size); the
-/// elementwise pass is sequential. `threads = 1` is bit-reproducible run to
-/// run; with more threads, reproducibility rests on faer splitting each
-/// product the same way every time (it has in our tests).
-///
-/// ## Example
-/// The report's 5 x 4 example (5.2.1 part 2), reconstructed on its rated
-/// entries:
-/// ```
-/// use movierec_core::{Fit, ItemIdx, NoopObserver, Rating, RatingMatrix, RatingScale,
-///     Ratings, Recommender, UserIdx, RunContext};
-/// use movierec_mf::DenseGdConfig;
-///
-/// let r = [[5., 0., 3., 0.], [4., 0., 1., 1.], [2., 1., 0., 5.], [1., 0., 3., 2.], [0., 1., 4., 0.]];
-/// let mut entries = Vec::new();
-/// for (u, row) in r.iter().enumerate() {
-///     for (i, &x) in row.iter().enumerate() {
-///         if x > 0.0 {
-///             entries.push(Rating::new(u as u32, i as u32, x));
-///         }
-///     }
-/// }
-/// let train = RatingMatrix::new(&Ratings::new(entries, 5, 4, RatingScale::new(1.0, 5.0))).unwrap();
-/// let config = DenseGdConfig { factors: 3, lr: 0.01, beta: 0.002, epochs: 5000,
-///     ..DenseGdConfig::default() };
-/// let model = config.fit(&train, None, &RunContext::default(), &mut NoopObserver).unwrap();
-/// for (u, row) in r.iter().enumerate() {
-///     for (i, &x) in row.iter().enumerate() {
-///         if x > 0.0 {
-///             let p = model.predict(UserIdx(u as u32), ItemIdx(i as u32)).unwrap();
-///             assert!((p - x).abs() < 0.1, "({u}, {i}): {p} vs {x}");
-///         }
-///     }
-/// }
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DenseGdConfig {
-    /// Latent dimension `k`. Default: 20.
-    pub factors: usize,
-    /// Step size `alpha`. Default: 0.0001 (0.0003 diverges on
-    /// ml-latest-small at 20 factors: a user with 2,000 ratings has a
-    /// gradient 100 times a light user's).
-    pub lr: f32,
-    /// Weight decay `beta`. Default: 0.02.
-    pub beta: f32,
-    /// Step budget. Default: 1000.
-    pub epochs: usize,
-    /// Compute training and validation metrics every this many steps (the
-    /// report: 10). Default: 10.
-    pub eval_every: usize,
-    /// Stop after this many evaluations without a lower validation RMSE and
-    /// restore the best; 0 (or no validation set) runs the whole budget.
-    /// Default: 10.
-    pub patience: usize,
-    /// Multiplier on the automatic initial range `[0, 2 sqrt(mu / k))`.
-    /// Default: 1.
-    pub init_scale: f32,
-    /// Seed of the initialisation; `None` (the default) takes the run's
-    /// seed. The dense products use the run context's threads.
-    pub seed: Option<u64>,
-}
-
-impl Default for DenseGdConfig {
-    /// The report gives no factor count, step size, weight decay or step
-    /// count: these converge on ml-latest-small (one 90/10 split: best
-    /// validation RMSE 0.913 at step 490, test RMSE 0.89) and are to be
-    /// tuned on the validation sets: 20 factors, alpha 0.0001, beta 0.02,
-    /// 1000 steps, metrics every 10, patience 10, the run's seed.
-    fn default() -> Self {
-        Self {
-            factors: 20,
-            lr: 0.0001,
-            beta: 0.02,
-            epochs: 1000,
-            eval_every: 10,
-            patience: 10,
-            init_scale: 1.0,
-            seed: None,
-        }
-    }
-}
-
-impl DenseGdConfig {
-    /// Checks every setting.
-    ///
-    /// # Errors
-    /// The first [`ConfigError`] found.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.factors == 0 {
-            return Err(ConfigError::Factors);
-        }
-        if self.epochs == 0 {
-            return Err(ConfigError::Epochs);
-        }
-        if self.eval_every == 0 {
-            return Err(ConfigError::EvalEvery);
-        }
-        if !(self.lr.is_finite() && self.lr >= 0.0) {
-            return Err(ConfigError::LearningRate {
-                name: "lr",
-                value: self.lr,
-            });
-        }
-        if !(self.beta.is_finite() && self.beta >= 0.0) {
-            return Err(ConfigError::Regularisation {
-                name: "beta",
-                value: self.beta,
-            });
-        }
-        if !(self.init_scale.is_finite() && self.init_scale >= 0.0) {
-            return Err(ConfigError::Init {
-                name: "init_scale",
-                value: self.init_scale,
-            });
-        }
-        Ok(())
-    }
-}
 
 /// The dense problem and the buffers of one step (all column-major faer
 /// matrices; `P` is users x k, `Q` items x k).
@@ -388,64 +235,61 @@ impl Fit for DenseGdConfig {
         let mut t = DenseTrainer::new(self, train, ctx)?;
         let train_pairs = train::train_triples(train);
         let val_pairs = train::validation_triples(validation, train.n_users(), train.n_items())?;
-        let mut stopper = EarlyStopping::new(if validation.is_some() {
-            self.patience
-        } else {
-            0
-        });
-        let mut best: Option<(Mat<f32>, Mat<f32>)> = None;
         let mut buf = Vec::new();
-        for step in 1..=self.epochs {
-            let err = t.step();
-            let evaluate = step % self.eval_every == 0 || step == self.epochs;
-            let (mut train_m, mut val_m) = (None, None);
-            if evaluate {
-                let (p, q) = (row_major(t.state.p.as_ref()), row_major(t.state.q.as_ref()));
-                train_m = observer
-                    .wants_training_metrics()
-                    .then(|| metrics_of(&p, &q, k, &train_pairs, train.scale(), &mut buf));
-                val_m =
-                    validation.map(|_| metrics_of(&p, &q, k, &val_pairs, train.scale(), &mut buf));
+        let training_metrics = observer.wants_training_metrics();
+        let outcome = EpochLoop::new(self.epochs)
+            .early_stopping(Better::Lower, self.patience)
+            .run(
+                &mut t,
+                observer,
+                |t, step| {
+                    let err = t.step();
+                    let evaluate = step % self.eval_every == 0 || step == self.epochs;
+                    let (mut train_m, mut val_m) = (None, None);
+                    if evaluate {
+                        let (p, q) = (row_major(t.state.p.as_ref()), row_major(t.state.q.as_ref()));
+                        let mut metrics = |pairs: &[Triple]| {
+                            metrics_of(&p, &q, k, pairs, train.scale(), &mut buf)
+                        };
+                        train_m = training_metrics.then(|| metrics(&train_pairs));
+                        val_m = validation.map(|_| metrics(&val_pairs));
+                    }
+                    let record = EpochRecord {
+                        epoch: step,
+                        loss: Some(err),
+                        train: train_m,
+                        validation: val_m,
+                        seconds: start.elapsed().as_secs_f64(),
+                    };
+                    Ok::<_, Error>(Epoch {
+                        record,
+                        score: val_m.map(|m| m.rmse),
+                    })
+                },
+                |t, best: &mut Option<(Mat<f32>, Mat<f32>)>| match best {
+                    Some((bp, bq)) => {
+                        bp.copy_from(&t.state.p);
+                        bq.copy_from(&t.state.q);
+                    }
+                    None => *best = Some((t.state.p.clone(), t.state.q.clone())),
+                },
+            )?;
+        Ok(match outcome.best {
+            Some(b) => {
+                let (p, q) = &b.state;
+                t.model_of(p.as_ref(), q.as_ref(), b.epoch)
             }
-            let record = EpochRecord {
-                epoch: step,
-                loss: Some(err),
-                train: train_m,
-                validation: val_m,
-                seconds: start.elapsed().as_secs_f64(),
-            };
-            let control = observer.on_epoch(&record);
-            if let Some(v) = val_m {
-                match stopper.observe(step, v.rmse) {
-                    Verdict::Improved if stopper.enabled() => match &mut best {
-                        Some((bp, bq)) => {
-                            bp.copy_from(&t.state.p);
-                            bq.copy_from(&t.state.q);
-                        }
-                        None => best = Some((t.state.p.clone(), t.state.q.clone())),
-                    },
-                    Verdict::Stop => break,
-                    _ => {}
-                }
-            }
-            if control == Control::Stop {
-                break;
-            }
-        }
-        Ok(match best {
-            Some((p, q)) if stopper.enabled() => {
-                t.model_of(p.as_ref(), q.as_ref(), stopper.best_epoch())
-            }
-            _ => t.model(),
+            None => t.model(),
         })
     }
 
     /// The same settings with the step count early stopping chose and early
     /// stopping off, for a refit on train + validation.
     fn refit_config(&self, model: &MfModel) -> Self {
+        let refit = EpochLoop::refit(model.epochs());
         Self {
-            epochs: model.epochs().max(1),
-            patience: 0,
+            epochs: refit.epochs,
+            patience: refit.patience,
             ..self.clone()
         }
     }

@@ -1,4 +1,6 @@
-//! The SGD inner loop and the dot products, vectorised with `pulp`.
+//! The SGD inner loop and MF's row kernels (predictions, scores, norms),
+//! vectorised with `pulp`; the dot product itself is the shared one of
+//! `movierec_core::kernels` ([`dot_scalar_tail`]).
 //!
 //! `pulp::Arch::new()` detects the CPU once (AVX-512, AVX2 + FMA, or
 //! scalar) and `dispatch` runs a whole block of updates inside one
@@ -12,6 +14,7 @@
 use std::ops::{Deref, DerefMut};
 
 use bytemuck::{Pod, Zeroable};
+use movierec_core::kernels::dot_scalar_tail;
 use pulp::{Arch, Simd, WithSimd};
 
 /// One training rating inside a DSGD block: user and item rows relative to
@@ -280,7 +283,7 @@ fn update<S: Simd, const BIASES: bool>(
     let (u, i) = (e.u as usize, e.i as usize);
     let pu = &mut p[u * k..u * k + k];
     let qi = &mut q[i * k..i * k + k];
-    let (pred, err) = finish::<BIASES>(dot_simd(simd, pu, qi), bu, bi, e, step);
+    let (pred, err) = finish::<BIASES>(dot_scalar_tail(simd, pu, qi), bu, bi, e, step);
     let g = step.lr_factors * err;
     let g_v = simd.splat_f32s(g);
     let (ph, pt) = S::as_mut_simd_f32s(pu);
@@ -315,41 +318,9 @@ fn warm<S: Simd>(simd: S, rows: &[f32]) {
     std::hint::black_box(acc);
 }
 
-/// `a . b` with two vector accumulators (f32; `a.len() == b.len()`).
-#[inline(always)]
-fn dot_simd<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
-    let (ah, at) = S::as_simd_f32s(a);
-    let (bh, bt) = S::as_simd_f32s(b);
-    let mut acc0 = simd.splat_f32s(0.0);
-    let mut acc1 = simd.splat_f32s(0.0);
-    let mut a2 = ah.chunks_exact(2);
-    let mut b2 = bh.chunks_exact(2);
-    for (x, y) in (&mut a2).zip(&mut b2) {
-        acc0 = simd.mul_add_f32s(x[0], y[0], acc0);
-        acc1 = simd.mul_add_f32s(x[1], y[1], acc1);
-    }
-    for (x, y) in a2.remainder().iter().zip(b2.remainder()) {
-        acc0 = simd.mul_add_f32s(*x, *y, acc0);
-    }
-    let mut s = simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1));
-    for (x, y) in at.iter().zip(bt) {
-        s += x * y;
-    }
-    s
-}
-
-/// `a . b`, dispatched once (for single predictions).
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    struct Dot<'a>(&'a [f32], &'a [f32]);
-    impl WithSimd for Dot<'_> {
-        type Output = f32;
-        #[inline(always)]
-        fn with_simd<S: Simd>(self, simd: S) -> f32 {
-            dot_simd(simd, self.0, self.1)
-        }
-    }
-    Arch::new().dispatch(Dot(a, b))
-}
+/// `a . b`, dispatched once (for single predictions): the shared
+/// [`dot_scalar_tail`] of `movierec_core::kernels`.
+pub(crate) use movierec_core::kernels::dot_scalar_tail_dispatched as dot;
 
 /// `out[x] = [mu + bu[u] + bi[i] +] p_u . q_i` for each `(u, i, _)` in
 /// `pairs`, dispatched once; `bu` and `bi` empty without biases.
@@ -382,7 +353,7 @@ pub(crate) fn predict_pairs(
             let biases = !self.bu.is_empty();
             for (o, &(u, i, _)) in self.out.iter_mut().zip(self.pairs) {
                 let (u, i) = (u as usize, i as usize);
-                let d = dot_simd(simd, &self.p[u * k..u * k + k], &self.q[i * k..i * k + k]);
+                let d = dot_scalar_tail(simd, &self.p[u * k..u * k + k], &self.q[i * k..i * k + k]);
                 *o = if biases {
                     self.mu + self.bu[u] + self.bi[i] + d
                 } else {
@@ -420,7 +391,7 @@ pub(crate) fn score_rows(p: &[f32], q: &[f32], base: f32, bias: &[f32], out: &mu
             let k = self.p.len();
             for (i, o) in self.out.iter_mut().enumerate() {
                 let b = self.bias.get(i).copied().unwrap_or(0.0);
-                *o = self.base + b + dot_simd(simd, self.p, &self.q[i * k..i * k + k]);
+                *o = self.base + b + dot_scalar_tail(simd, self.p, &self.q[i * k..i * k + k]);
             }
         }
     }
@@ -451,7 +422,7 @@ pub(crate) fn weighted_sq_norms(m: &[f32], k: usize, w: &[f64]) -> f64 {
                 .enumerate()
                 .map(|(r, &n)| {
                     let row = &self.m[r * k..(r + 1) * k];
-                    n * f64::from(dot_simd(simd, row, row))
+                    n * f64::from(dot_scalar_tail(simd, row, row))
                 })
                 .sum()
         }
@@ -462,20 +433,6 @@ pub(crate) fn weighted_sq_norms(m: &[f32], k: usize, w: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dot_matches_scalar_for_awkward_lengths() {
-        for k in [0usize, 1, 3, 7, 8, 15, 16, 17, 33, 100, 129] {
-            let a: Vec<f32> = (0..k).map(|x| (x as f32 * 0.37).sin()).collect();
-            let b: Vec<f32> = (0..k).map(|x| (x as f32 * 0.11).cos()).collect();
-            let want: f64 = a
-                .iter()
-                .zip(&b)
-                .map(|(x, y)| f64::from(*x) * f64::from(*y))
-                .sum();
-            assert!((f64::from(dot(&a, &b)) - want).abs() < 1e-4, "k = {k}");
-        }
-    }
 
     #[test]
     fn block_pass_matches_scalar_update() {

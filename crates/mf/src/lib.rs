@@ -32,19 +32,23 @@
 //! assert!(p > 2.0 && p < 5.0);
 //! ```
 
+mod config;
 mod dense;
 mod error;
 mod fold_in;
 mod kernel;
+mod layout;
 mod model;
+mod schedule;
 mod sgd;
 mod train;
 
-pub use dense::{DenseGdConfig, DenseTrainer, DENSE_CELL_LIMIT};
+pub use config::{DenseGdConfig, SgdConfig};
+pub use dense::{DenseTrainer, DENSE_CELL_LIMIT};
 pub use error::{ConfigError, Error, Result};
 pub use fold_in::FoldedUser;
 pub use model::{Biases, MfModel, UserReg};
-pub use sgd::{SgdConfig, SgdTrainer};
+pub use sgd::SgdTrainer;
 
 #[cfg(test)]
 mod tests;

@@ -1,3 +1,6 @@
+//! The fitted model, [`MfModel`] (factors, optional biases), its scoring
+//! and its checks.
+
 use movierec_core::{nearest_by_cosine, Error, ItemIdx, Recommender, UserIdx};
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,6 @@
-//! What both optimisers share: where parallel work runs, per-epoch metrics,
-//! early stopping.
+//! What both optimisers share: where parallel work runs, the rating triples
+//! they evaluate, per-epoch metrics. The epoch loop and early stopping are
+//! `movierec_core::training`'s.
 
 use movierec_core::metrics::Accumulator;
 use movierec_core::{RatingMatrix, RatingScale, Ratings, SetMetrics, UserIdx};
@@ -146,79 +147,4 @@ pub(crate) fn validation_triples(
             }
         })
         .collect()
-}
-
-/// Early stopping on validation RMSE: stop after `patience` evaluations
-/// without a strict improvement; `patience == 0` never stops.
-#[derive(Debug, Clone)]
-pub(crate) struct EarlyStopping {
-    patience: usize,
-    best: f64,
-    best_epoch: usize,
-    bad: usize,
-}
-
-/// What one evaluation means for training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// A new best: snapshot the model.
-    Improved,
-    /// No improvement; keep going.
-    Continue,
-    /// No improvement for `patience` evaluations: stop.
-    Stop,
-}
-
-impl EarlyStopping {
-    pub fn new(patience: usize) -> Self {
-        Self {
-            patience,
-            best: f64::INFINITY,
-            best_epoch: 0,
-            bad: 0,
-        }
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.patience > 0
-    }
-
-    pub fn best_epoch(&self) -> usize {
-        self.best_epoch
-    }
-
-    pub fn observe(&mut self, epoch: usize, rmse: f64) -> Verdict {
-        if rmse < self.best {
-            self.best = rmse;
-            self.best_epoch = epoch;
-            self.bad = 0;
-            Verdict::Improved
-        } else {
-            self.bad += 1;
-            if self.patience > 0 && self.bad >= self.patience {
-                Verdict::Stop
-            } else {
-                Verdict::Continue
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn early_stopping_counts_evaluations_without_improvement() {
-        let mut es = EarlyStopping::new(2);
-        assert_eq!(es.observe(1, 1.0), Verdict::Improved);
-        assert_eq!(es.observe(2, 0.9), Verdict::Improved);
-        assert_eq!(es.observe(3, 0.95), Verdict::Continue);
-        assert_eq!(es.observe(4, f64::NAN), Verdict::Stop);
-        assert_eq!(es.best_epoch(), 2);
-        let mut off = EarlyStopping::new(0);
-        assert!(!off.enabled());
-        off.observe(1, 1.0);
-        assert_eq!(off.observe(2, 2.0), Verdict::Continue);
-    }
 }

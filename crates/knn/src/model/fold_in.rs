@@ -4,7 +4,8 @@
 
 use movierec_core::{ItemIdx, UserIdx};
 
-use super::{intersect, Buf, Cand, KnnModel, BUF};
+use super::kernel::{intersect, Buf, Cand, BUF};
+use super::KnnModel;
 use crate::config::Prediction;
 use crate::similarity::by_preference;
 

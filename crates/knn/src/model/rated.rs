@@ -4,7 +4,9 @@
 
 use rayon::prelude::*;
 
-use super::{Buf, KnnModel, PrefOrder};
+use super::kernel::Buf;
+use super::storage::PrefOrder;
+use super::KnnModel;
 
 /// Columns per parallel task of the walk: large enough that a task's
 /// set-up (its own buffers) is noise, small enough to balance the threads.

@@ -1,5 +1,6 @@
 //! Criterion's saved results (`target/criterion/**/<baseline>/{benchmark,estimates}.json`)
-//! read back for the generated reports (`bench-report`, `gap-analysis`).
+//! read back for the generated reports (`movierec report benchmarks`,
+//! `movierec report gap-analysis`), and the short figures they print.
 //!
 //! Criterion writes each run to `new/` and copies it to a named baseline
 //! with `--save-baseline NAME`; the scripts save their own baseline, so a
@@ -8,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use anyhow::{anyhow, Context};
 use serde_json::Value;
 
 /// One benchmark's latest result.
@@ -48,16 +50,16 @@ impl Estimate {
     }
 }
 
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+fn read_json(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    serde_json::from_str(&text).with_context(|| path.display().to_string())
 }
 
-fn number(v: &Value, path: &[&str], file: &Path) -> Result<f64, String> {
+fn number(v: &Value, path: &[&str], file: &Path) -> anyhow::Result<f64> {
     path.iter()
         .try_fold(v, |v, k| v.get(k))
         .and_then(Value::as_f64)
-        .ok_or_else(|| format!("{}: no number at {}", file.display(), path.join(".")))
+        .ok_or_else(|| anyhow!("{}: no number at {}", file.display(), path.join(".")))
 }
 
 fn walk(dir: &Path, baseline: &str, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -89,16 +91,16 @@ pub fn load(
     criterion_dir: &Path,
     baseline: &str,
     since: Option<SystemTime>,
-) -> Result<Vec<Estimate>, String> {
+) -> anyhow::Result<Vec<Estimate>> {
     let mut dirs = Vec::new();
     walk(criterion_dir, baseline, &mut dirs)
-        .map_err(|e| format!("{}: {e}", criterion_dir.display()))?;
+        .with_context(|| criterion_dir.display().to_string())?;
     let mut out = Vec::new();
     for d in dirs {
         let est_path = d.join("estimates.json");
         let modified = std::fs::metadata(&est_path)
             .and_then(|m| m.modified())
-            .map_err(|e| format!("{}: {e}", est_path.display()))?;
+            .with_context(|| est_path.display().to_string())?;
         if since.is_some_and(|s| modified < s) {
             continue;
         }

@@ -1,19 +1,19 @@
-//! Writes `results/gap-analysis.md`: the report's "15 minutes against 10
-//! hours" (its 7.4) explained from measurements. `scripts/gap-analysis.sh`
-//! produces the inputs (three training curves from `movierec evaluate`, the
-//! `gap/step` benchmarks) and runs this; every figure in the file is
-//! computed here from those inputs, the prose is this program's.
-//!
-//! ```text
-//! gap-analysis --data DIR --curves DIR [--criterion DIR] [--baseline NAME] [--out FILE] [--command TEXT]
-//! ```
+//! `movierec report gap-analysis`: writes `results/gap-analysis.md`, the
+//! report's "15 minutes against 10 hours" (its 7.4) explained from
+//! measurements. `scripts/gap-analysis.sh` produces the inputs (three
+//! training curves from `movierec evaluate`, the `gap/step` benchmarks) and
+//! runs this; every figure in the file is computed here from those inputs,
+//! the prose is this module's.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use movierec_benches::estimates::{self, fmt_seconds, sig3, Estimate};
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
 use movierec_core::EpochRecord;
-use movierec_eval::{ModelReport, Report};
+use movierec_eval::{write_atomic, ModelReport, Report};
+
+use super::estimates::{self, fmt_seconds, sig3, Estimate};
 
 /// The report's own figures (its 7.4): wall time of the autoencoder and of
 /// the matrix factorisation, in seconds.
@@ -31,38 +31,29 @@ const OUR_DENSE_PASSES: f64 = 7.0;
 /// `== train`, `* 1`, `* mask`, `np.sum` 9, again for validation 9: 24 / 10).
 const NUMPY_DENSE_PASSES: f64 = 20.0 + 2.4;
 
-struct Args {
+/// Arguments of `movierec report gap-analysis`.
+#[derive(Debug, Args)]
+pub struct GapAnalysisArgs {
+    /// Dataset folder the curves were trained on.
+    #[arg(long, value_name = "DIR", default_value = "data/ml-latest-small")]
     data: PathBuf,
+    /// Folder of the three curve runs (`movierec evaluate --out`):
+    /// mf-dense.json, mf-sgd.json and autoencoder.json.
+    #[arg(long, value_name = "DIR", default_value = "target/gap-analysis")]
     curves: PathBuf,
+    /// Criterion's output folder.
+    #[arg(long, value_name = "DIR", default_value = "target/criterion")]
     criterion: PathBuf,
+    /// Criterion baseline of the `gap/step` benchmarks (`new`: the latest
+    /// run; `bench-report`: the one saved by `scripts/bench-report.sh`).
+    #[arg(long, value_name = "NAME", default_value = "new")]
     baseline: String,
+    /// The markdown file to write.
+    #[arg(long, value_name = "FILE", default_value = "results/gap-analysis.md")]
     out: PathBuf,
+    /// The command named at the top of the file as its generator.
+    #[arg(long, value_name = "TEXT", default_value = "scripts/gap-analysis.sh")]
     command: String,
-}
-
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        data: PathBuf::from("data/ml-latest-small"),
-        curves: PathBuf::from("target/gap-analysis"),
-        criterion: PathBuf::from("target/criterion"),
-        baseline: "new".into(),
-        out: PathBuf::from("results/gap-analysis.md"),
-        command: "scripts/gap-analysis.sh".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--data" => a.data = value()?.into(),
-            "--curves" => a.curves = value()?.into(),
-            "--criterion" => a.criterion = value()?.into(),
-            "--baseline" => a.baseline = value()?,
-            "--out" => a.out = value()?.into(),
-            "--command" => a.command = value()?,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(a)
 }
 
 /// One curve run: its report (one model, one repeat) and provenance.
@@ -72,15 +63,12 @@ struct Run {
 }
 
 impl Run {
-    fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
         let mut r: Report =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| path.display().to_string())?;
         if r.models.len() != 1 || r.models[0].repeats.is_empty() {
-            return Err(format!(
-                "{}: expected one model with a repeat",
-                path.display()
-            ));
+            bail!("{}: expected one model with a repeat", path.display());
         }
         Ok(Self {
             provenance: r.provenance.unwrap_or_default(),
@@ -137,11 +125,11 @@ impl Run {
     }
 }
 
-fn bench<'a>(all: &'a [Estimate], function: &str) -> Result<&'a Estimate, String> {
+fn bench<'a>(all: &'a [Estimate], function: &str) -> anyhow::Result<&'a Estimate> {
     all.iter()
         .find(|e| e.group == "gap/step" && e.function == function)
         .ok_or_else(|| {
-            format!("no gap/step/{function} result: run `cargo bench -p movierec-benches --bench main -- gap/step`")
+            anyhow!("no gap/step/{function} result: run `cargo bench -p movierec-benches --bench main -- gap/step`")
         })
 }
 
@@ -163,17 +151,18 @@ fn hours(s: f64) -> String {
     }
 }
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("gap-analysis: {e}");
-        std::process::exit(1);
-    }
+/// Runs `movierec report gap-analysis`.
+pub fn run(args: GapAnalysisArgs) -> anyhow::Result<()> {
+    let text = render(&args)?;
+    write_atomic(&args.out, text.as_bytes())?;
+    crate::emit(&format!("{}: gap analysis written\n", args.out.display()))?;
+    Ok(())
 }
 
+/// The markdown of `results/gap-analysis.md` from the inputs `args` names.
 #[allow(clippy::too_many_lines)]
-fn run() -> Result<(), String> {
-    let args = parse()?;
-    let data = movierec_data::load(&args.data, &Default::default()).map_err(|e| e.to_string())?;
+fn render(args: &GapAnalysisArgs) -> anyhow::Result<String> {
+    let data = movierec_data::load(&args.data, &Default::default())?;
     let (users, items, n_all) = (
         data.ratings.n_users as f64,
         data.ratings.n_items as f64,
@@ -184,22 +173,22 @@ fn run() -> Result<(), String> {
     let ae = Run::load(&args.curves.join("autoencoder.json"))?;
     for r in [&dense, &sgd, &ae] {
         if r.curve().is_empty() || r.validation().is_empty() {
-            return Err(format!("{}: no validation curve", r.model.model));
+            bail!("{}: no validation curve", r.model.model);
         }
     }
     let nnz = sgd
         .curve()
         .iter()
         .find_map(|r| r.train.as_ref().map(|t| t.n))
-        .ok_or("mf-sgd curve has no training metrics")? as f64;
+        .context("mf-sgd curve has no training metrics")? as f64;
     let cells = users * items;
     let density = nnz / cells;
     let k_dense = dense
         .config_usize("factors")
-        .ok_or("mf-dense config: no factors")? as f64;
+        .context("mf-dense config: no factors")? as f64;
     let k_sgd = sgd
         .config_usize("factors")
-        .ok_or("mf-sgd config: no factors")? as f64;
+        .context("mf-sgd config: no factors")? as f64;
     let hidden: Vec<f64> = ae
         .model
         .config
@@ -208,12 +197,12 @@ fn run() -> Result<(), String> {
         .map(|h| h.iter().filter_map(|v| v.as_f64()).collect())
         .unwrap_or_default();
     if hidden.len() != 1 {
-        return Err("the gap analysis models a one-hidden-layer autoencoder".into());
+        bail!("the gap analysis models a one-hidden-layer autoencoder");
     }
     let h = hidden[0];
     let batch = ae
         .config_usize("batch")
-        .ok_or("autoencoder config: no batch")? as f64;
+        .context("autoencoder config: no batch")? as f64;
     let batches = (items / batch).ceil();
     let params = 2.0 * users * h + users + h;
 
@@ -239,7 +228,7 @@ fn run() -> Result<(), String> {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "<!-- generated by `{}` (benches/src/bin/gap-analysis.rs); do not edit: every figure below is computed from the runs it names -->\n",
+        "<!-- generated by `{}` (crates/cli/src/report/gap_analysis.rs); do not edit: every figure below is computed from the runs it names -->\n",
         args.command
     );
     s.push_str("# 15 minutes against 10 hours\n\n");
@@ -431,9 +420,9 @@ fn run() -> Result<(), String> {
     s.push_str("| path | steps | seconds per step | predicted | measured in the curve run |\n");
     s.push_str("| --- | ---: | ---: | ---: | ---: |\n");
     let steps = |r: &Run| r.reach(target).map(|p| (p.0 as f64, p.1));
-    let (d_steps, d_wall) = steps(&dense).ok_or("mf-dense never reaches the target")?;
-    let (s_steps, s_wall) = steps(&sgd).ok_or("mf-sgd never reaches the target")?;
-    let (a_steps, a_wall) = steps(&ae).ok_or("autoencoder never reaches the target")?;
+    let (d_steps, d_wall) = steps(&dense).context("mf-dense never reaches the target")?;
+    let (s_steps, s_wall) = steps(&sgd).context("mf-sgd never reaches the target")?;
+    let (a_steps, a_wall) = steps(&ae).context("autoencoder never reaches the target")?;
     let predicted = [
         (&rows[0].0, d_steps, b_dense, Some(d_wall)),
         (&rows[1].0, s_steps, b_sgd, Some(s_wall)),
@@ -569,10 +558,26 @@ fn run() -> Result<(), String> {
         hours(t_ae_sparse)
     );
 
-    let tmp = args.out.with_extension("md.tmp");
-    std::fs::write(&tmp, &s)
-        .and_then(|()| std::fs::rename(&tmp, &args.out))
-        .map_err(|e| format!("{}: {e}", args.out.display()))?;
-    eprintln!("gap-analysis: wrote {}", args.out.display());
-    Ok(())
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_largest_unit() {
+        assert_eq!(hours(7200.0), "2.00 h");
+        assert_eq!(hours(90.0), "1.50 min");
+        assert_eq!(hours(0.5), "500 ms");
+        assert_eq!(gflop(2.5e9), "2.50 GFlop");
+        assert_eq!(mbytes(1.34e6), "1.34 MB");
+    }
+
+    #[test]
+    fn a_missing_step_benchmark_names_the_command_to_run() {
+        let err = bench(&[], "dense-step").unwrap_err().to_string();
+        assert!(err.contains("no gap/step/dense-step result"), "{err}");
+        assert!(err.contains("cargo bench -p movierec-benches"), "{err}");
+    }
 }

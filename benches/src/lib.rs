@@ -1,3 +1,0 @@
-//! Criterion benchmarks of movierec (see `bench_main.rs`).
-
-pub mod estimates;
