@@ -7,6 +7,7 @@ mod knn;
 mod mf;
 mod recommend;
 mod shape;
+mod topn;
 
 criterion::criterion_main!(
     autoencoder::benches,
@@ -14,5 +15,6 @@ criterion::criterion_main!(
     gap::benches,
     knn::benches,
     mf::benches,
-    recommend::benches
+    recommend::benches,
+    topn::benches
 );

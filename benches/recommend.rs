@@ -18,6 +18,8 @@ use movierec_autoencoder::AutoencoderConfig;
 use movierec_core::{
     BiasConfig, Fit, NoopObserver, PopularConfig, RatingMatrix, Recommender, UserIdx,
 };
+use movierec_ease::EaseConfig;
+use movierec_ials::IalsConfig;
 use movierec_knn::KnnConfig;
 use movierec_mf::SgdConfig;
 
@@ -51,6 +53,26 @@ fn models(train: &RatingMatrix) -> Vec<(&'static str, Box<dyn Recommender>)> {
                 SgdConfig {
                     epochs: 3,
                     ..SgdConfig::default()
+                },
+                train,
+            ),
+        ),
+        (
+            "ease-lambda-100",
+            fit(
+                EaseConfig {
+                    lambda_grid: Vec::new(),
+                    ..EaseConfig::default()
+                },
+                train,
+            ),
+        ),
+        (
+            "ials-default",
+            fit(
+                IalsConfig {
+                    iterations: 2,
+                    ..IalsConfig::default()
                 },
                 train,
             ),

@@ -8,7 +8,8 @@
 #
 #   scripts/ranking.sh                          # data/ml-latest-small and -2016 if present
 #   MOVIELENS_ROOT=../shared/data scripts/ranking.sh
-#   MODELS=ease,popular scripts/ranking.sh      # a subset
+#   MODELS=ease,popular scripts/ranking.sh      # a subset of models
+#   DATASETS=ml-latest-small scripts/ranking.sh # one dataset
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,7 +19,7 @@ cargo build --release -q -p movierec-cli
 bin="$root/target/release/movierec"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for name in ml-latest-small ml-latest-small-2016; do
+for name in ${DATASETS:-ml-latest-small ml-latest-small-2016}; do
   dir="$data_root/$name"
   if [ ! -d "$dir" ]; then
     echo "skipping $name: $dir not found (scripts/fetch-movielens.sh gets it)" >&2
@@ -26,19 +27,17 @@ for name in ml-latest-small ml-latest-small-2016; do
   fi
   out="results/$name"
   mkdir -p "$out"
-  from=()
-  for at in 10 20; do
-    rows=()
-    for model in ${models//,/ }; do
-      echo "$name: $model @$at" >&2
-      "$bin" evaluate --data "$dir" --model "$model" --repeats 5 --seed 42 --quiet \
-        --ranking --at "$at" --label "$model" --out "$tmp/$model-$at.json" >/dev/null
-      rows+=(--from "$tmp/$model-$at.json")
-    done
-    "$bin" table "${rows[@]}" --out "$tmp/at$at.md" --out "$tmp/at$at.csv" >/dev/null
-    from+=("${rows[@]}")
+  rows=()
+  for model in ${models//,/ }; do
+    echo "$name: $model" >&2
+    "$bin" evaluate --data "$dir" --model "$model" --repeats 5 --seed 42 --quiet \
+      --ranking --at 10,20 --label "$model" --out "$tmp/$model.json" >/dev/null
+    rows+=(--from "$tmp/$model.json")
   done
-  "$bin" table "${from[@]}" --out "$out/ranking.json" >/dev/null
+  for at in 10 20; do
+    "$bin" table "${rows[@]}" --at "$at" --out "$tmp/at$at.md" --out "$tmp/at$at.csv" >/dev/null
+  done
+  "$bin" table "${rows[@]}" --out "$out/ranking.json" >/dev/null
   {
     echo "# Top-N lists on $name"
     echo

@@ -345,12 +345,7 @@ impl Recommender for AutoencoderModel {
                 "the item-based autoencoder cannot fold in a new user (a new user is a new input dimension of its network): train with --user-based".into(),
             ));
         }
-        if let Some(&(i, _)) = rated.iter().find(|(i, _)| i.get() >= self.n_items) {
-            return Err(CoreError::Unsupported(format!(
-                "movie index {} is outside the model's {} movies",
-                i.0, self.n_items
-            )));
-        }
+        movierec_core::check_rated(rated, self.n_items)?;
         self.fold_in_scores(rated, out);
         Ok(())
     }

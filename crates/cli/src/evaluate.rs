@@ -67,15 +67,17 @@ pub struct EvaluateArgs {
 /// Top-N ranking metrics on the test set.
 #[derive(Debug, Args)]
 pub struct RankingArgs {
-    /// Also score top-N lists on test: precision, recall and NDCG at K, hit
-    /// rate and catalogue coverage (candidates: items with a training
+    /// Also score top-N lists on test: precision, recall, NDCG and MAP at K,
+    /// hit rate and catalogue coverage (candidates: items with a training
     /// rating the user did not rate in training; ties by item index).
     #[arg(long, help_heading = "Ranking")]
     ranking: bool,
-    /// List length K of --ranking.
-    #[arg(long, value_name = "K", default_value_t = 10, requires = "ranking",
-        value_parser = clap::value_parser!(u32).range(1..), help_heading = "Ranking")]
-    at: u32,
+    /// List lengths of --ranking, comma-separated: the table shows the
+    /// first, the JSON keeps all (`movierec table --at K` shows another).
+    #[arg(long, value_name = "K,...", default_value = "10", requires = "ranking",
+        value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..),
+        help_heading = "Ranking")]
+    at: Vec<u32>,
     /// A test rating of at least MIN is relevant (--ranking).
     #[arg(
         long,
@@ -89,11 +91,21 @@ pub struct RankingArgs {
 
 impl RankingArgs {
     /// The ranking options, when --ranking is set.
-    fn options(&self) -> Option<RankingOptions> {
-        self.ranking.then_some(RankingOptions {
-            k: self.at as usize,
+    fn options(&self) -> anyhow::Result<Option<RankingOptions>> {
+        ensure!(
+            self.relevant.is_finite(),
+            "--relevant must be a number, got {}",
+            self.relevant
+        );
+        Ok(self.ranking.then_some(RankingOptions {
+            k: self.at.first().copied().unwrap_or(10) as usize,
             threshold: self.relevant,
-        })
+        }))
+    }
+
+    /// The list lengths after the first.
+    fn also(&self) -> Vec<usize> {
+        self.at.iter().skip(1).map(|&k| k as usize).collect()
     }
 }
 
@@ -231,6 +243,7 @@ impl ProtocolArgs {
             fallback: self.fallback,
             refit,
             ranking: None,
+            ranking_also: Vec::new(),
             threads,
         }
     }
@@ -281,7 +294,8 @@ fn run_protocol(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Res
     let p = &args.protocol;
     let dataset = p.load()?;
     let eval = EvalOptions {
-        ranking: args.ranking.options(),
+        ranking: args.ranking.options()?,
+        ranking_also: args.ranking.also(),
         ..p.options(!args.no_refit, threads)
     };
     let mut models = Vec::new();
@@ -393,7 +407,8 @@ fn run_given(
         seed: p.seed,
         fallback: p.fallback,
         refit: !args.no_refit,
-        ranking: args.ranking.options(),
+        ranking: args.ranking.options()?,
+        ranking_also: args.ranking.also(),
         threads,
     };
     let mut models = Vec::new();

@@ -76,8 +76,10 @@ pub struct Reason {
 const REASONS: usize = 3;
 
 /// Runs `movierec recommend`.
-pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
+pub fn run(args: RecommendArgs, quiet: bool) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
     let mut saved = Saved::load(&args.model)?;
+    let loaded = start.elapsed();
     if let Some(dir) = &args.data {
         saved.catalog = catalog_of(dir)?;
     }
@@ -163,7 +165,17 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> anyhow::Result<()> {
         !rows.is_empty() || args.top == 0,
         "no movie left to recommend (all rated, filtered out, or without a score)"
     );
-    print_rows(&rows, "score", args.json)
+    let listed = start.elapsed() - loaded;
+    print_rows(&rows, "score", args.json)?;
+    if !quiet {
+        eprintln!(
+            "note: model loaded in {:.3} s; {} movies scored, ranked and explained in {:.1} ms",
+            loaded.as_secs_f64(),
+            rows.len(),
+            listed.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
 }
 
 /// Keeps the `top` best of `(raw estimate, movie id, item)` candidates,

@@ -218,6 +218,7 @@ fn options(seed: u64, repeats: usize, ranking: bool, threads: usize) -> EvalOpti
         fallback: Fallback::Bias,
         refit: true,
         ranking: ranking.then(RankingOptions::default),
+        ranking_also: Vec::new(),
         threads,
     }
 }

@@ -17,6 +17,10 @@ pub struct TableArgs {
     /// Where to write the table (.md, .csv or .json by extension); repeatable.
     #[arg(long, value_name = "FILE")]
     out: Vec<PathBuf>,
+    /// Show the ranking figures at this list length (one of the reports'
+    /// `evaluate --ranking --at` lengths) instead of the first.
+    #[arg(long, value_name = "K")]
+    at: Option<usize>,
 }
 
 /// Runs `movierec table`.
@@ -45,6 +49,11 @@ pub fn run(args: TableArgs) -> anyhow::Result<()> {
         }
     }
     let mut report = merged.expect("clap requires one --from");
+    if let Some(k) = args.at {
+        report = report.at_k(k).with_context(|| {
+            format!("--at {k}: some report was not ranked at {k} (evaluate --ranking --at ...,{k})")
+        })?;
+    }
     // Name the rows' commands rather than the (often temporary) input files.
     let rows: Vec<&str> = report.models.iter().map(|m| m.model.as_str()).collect();
     let what = format!(

@@ -114,3 +114,78 @@ fn without_ranking_the_output_has_no_ranking_columns() {
     let out = movierec(&["evaluate", "--quiet", "--data", &d, "--at", "5"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// The top-N models run through evaluate, train and recommend: `--at 10,20`
+/// scores both lengths from one fit, `table --at 20` shows the second, and
+/// a ranking model beats popular on data with item structure.
+#[test]
+fn top_n_models_rank_at_several_lengths_and_recommend_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = synth(dir.path());
+    let json = dir.path().join("r.json");
+    let out = movierec(&[
+        "evaluate",
+        "--quiet",
+        "--data",
+        &d,
+        "--model",
+        "popular,ease,ials",
+        "--epochs",
+        "3",
+        "--repeats",
+        "2",
+        "--ranking",
+        "--at",
+        "10,20",
+        "--json",
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for m in v["models"].as_array().unwrap() {
+        assert_eq!(m["mean"]["ranking"]["k"], 10);
+        let at: Vec<u64> = m["repeats"][0]["ranking_at"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["k"].as_u64().unwrap())
+            .collect();
+        assert_eq!(at, [10, 20]);
+        // Ranking-only models estimate no rating: every test rating is a fallback.
+        if m["model"] != "bias" {
+            assert_eq!(m["repeats"][0]["fallbacks"], m["repeats"][0]["n_test"]);
+        }
+    }
+    let out = movierec(&["table", "--from", json.to_str().unwrap(), "--at", "20"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("NDCG@20"), "{}", stdout(&out));
+    let out = movierec(&["table", "--from", json.to_str().unwrap(), "--at", "5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    let model = dir.path().join("m.mrec");
+    let out = movierec(&[
+        "train",
+        "--quiet",
+        "--data",
+        &d,
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ease model"), "{}", stdout(&out));
+    let out = movierec(&[
+        "recommend",
+        "--model",
+        model.to_str().unwrap(),
+        "--user",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().all(|r| r["reasons"].is_array()));
+    assert!(!rows[0]["reasons"].as_array().unwrap().is_empty());
+}

@@ -49,8 +49,8 @@ pub use ids::{IdMap, ItemIdx, UserIdx};
 pub use matrix::RatingMatrix;
 pub use metrics::SetMetrics;
 pub use model::{
-    nearest_by_cosine, top_k, Control, EpochRecord, Fit, NoopObserver, Observer, Recommender,
-    ScoreKind,
+    check_rated, nearest_by_cosine, top_k, Control, EpochRecord, Fit, NoopObserver, Observer,
+    Recommender, ScoreKind,
 };
 pub use ratings::{Rating, RatingScale, Ratings};
 

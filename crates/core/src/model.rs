@@ -99,6 +99,18 @@ pub trait Recommender: Send + Sync {
     }
 }
 
+/// Checks a new user's rated movies against a model's `n_items` before a
+/// fold-in indexes with them: the error names the first one outside.
+pub fn check_rated(rated: &[(ItemIdx, f32)], n_items: usize) -> Result<(), Error> {
+    match rated.iter().find(|(i, _)| i.get() >= n_items) {
+        Some(&(i, _)) => Err(Error::Unsupported(format!(
+            "movie index {} is outside the model's {n_items} movies",
+            i.0
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The `k` largest finite scores, best first, ties by index (partial sort):
 /// the selection of [`Recommender::recommend`], for models that override it.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<(ItemIdx, f32)> {

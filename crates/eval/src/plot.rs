@@ -398,6 +398,7 @@ mod tests {
             curve,
             chosen: None,
             ranking: None,
+            ranking_at: Vec::new(),
         };
         ModelReport::new(name, serde_json::Value::Null, vec![repeat])
     }

@@ -37,6 +37,10 @@ pub struct RepeatResult {
     /// Top-N ranking metrics on the test set, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking: Option<RankingResult>,
+    /// The ranking metrics at every list length asked for (`--at 10,20`),
+    /// the first being `ranking`'s; empty for one length.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranking_at: Vec<RankingResult>,
 }
 
 /// One figure per metric: a mean, or a confidence half-width. JSON writes
@@ -204,6 +208,25 @@ impl ModelReport {
     pub fn with_context(self, context: RunContext) -> Self {
         Self { context, ..self }
     }
+
+    /// The report with the ranking metrics at list length `k` (one of
+    /// those scored, see [`RepeatResult::ranking_at`]) as its ranking
+    /// figures; `None` when some repeat has none at `k`.
+    pub fn at_k(&self, k: usize) -> Option<Self> {
+        let repeats = self
+            .repeats
+            .iter()
+            .map(|r| {
+                let at = r.ranking.filter(|x| x.k == k);
+                let at = at.or_else(|| r.ranking_at.iter().copied().find(|x| x.k == k))?;
+                Some(RepeatResult {
+                    ranking: Some(at),
+                    ..r.clone()
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self::new(&self.model, self.config.clone(), repeats).with_context(self.context))
+    }
 }
 
 /// Results of every model on one dataset and protocol.
@@ -223,6 +246,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// Every model's figures at list length `k` ([`ModelReport::at_k`]);
+    /// `None` when some model was not scored at `k`.
+    pub fn at_k(&self, k: usize) -> Option<Self> {
+        let models = self
+            .models
+            .iter()
+            .map(|m| m.at_k(k))
+            .collect::<Option<_>>()?;
+        Some(Self {
+            models,
+            ..self.clone()
+        })
+    }
+
     /// Pretty JSON (curves included).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serialises") + "\n"
@@ -514,6 +551,7 @@ mod tests {
             curve: Vec::new(),
             chosen: None,
             ranking: None,
+            ranking_at: Vec::new(),
         }
     }
 
@@ -586,6 +624,7 @@ mod tests {
                 cold_users: 0,
                 seconds: 0.1,
             }),
+            ranking_at: Vec::new(),
             ..repeat(0.9)
         }
     }

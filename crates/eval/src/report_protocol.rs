@@ -168,7 +168,15 @@ where
         } else {
             first
         };
-        repeats.push(score_ranked(fitted, &test.entries, opts.ranking.as_ref()).0);
+        repeats.push(
+            score_ranked(
+                fitted,
+                &test.entries,
+                opts.ranking.as_ref(),
+                &opts.ranking_also,
+            )
+            .0,
+        );
     }
     let n = splits.len().max(1) as f64;
     let json = serde_json::to_value(config).expect("configs serialise");

@@ -26,6 +26,9 @@ pub struct EvalOptions {
     pub refit: bool,
     /// Also score top-N lists on test (see [`ranking_metrics`]). Default: none.
     pub ranking: Option<RankingOptions>,
+    /// More list lengths scored beside `ranking.k`, kept in each repeat's
+    /// `ranking_at` ([`ModelReport::at_k`] makes one of them the summary's).
+    pub ranking_also: Vec<usize>,
     /// Worker threads of every fit (0: all cores). Models whose results
     /// depend on it (MF's parallel SGD) read it from the run context.
     /// Default: 1.
@@ -39,6 +42,7 @@ impl Default for EvalOptions {
             fallback: Fallback::Bias,
             refit: true,
             ranking: None,
+            ranking_also: Vec::new(),
             threads: 1,
         }
     }
@@ -115,7 +119,15 @@ where
             },
             monitor,
         )?;
-        repeats.push(score_ranked(fitted, &test.entries, opts.ranking.as_ref()).0);
+        repeats.push(
+            score_ranked(
+                fitted,
+                &test.entries,
+                opts.ranking.as_ref(),
+                &opts.ranking_also,
+            )
+            .0,
+        );
     }
     let config = serde_json::to_value(config).expect("configs serialise");
     Ok(ModelReport::new(name, config, repeats).with_context(opts.context()))
@@ -216,6 +228,7 @@ pub(crate) fn score_ranked<M: Recommender>(
     fitted: Fitted<M>,
     test: &[Rating],
     ranking: Option<&RankingOptions>,
+    also: &[usize],
 ) -> (RepeatResult, Vec<f32>) {
     let start = Instant::now();
     let (predictions, fallbacks) =
@@ -225,8 +238,21 @@ pub(crate) fn score_ranked<M: Recommender>(
         predictions.iter().zip(test).map(|(&p, r)| (p, r.value)),
         fitted.matrix.scale(),
     );
-    let ranking = ranking
-        .map(|opts| ranking_metrics(&fitted.model, &fitted.matrix, &fitted.fallback, test, opts));
+    let rank = |opts: &RankingOptions| {
+        ranking_metrics(&fitted.model, &fitted.matrix, &fitted.fallback, test, opts)
+    };
+    let ranking = ranking.map(rank);
+    let ranking_at = match ranking {
+        Some(first) => std::iter::once(first)
+            .chain(also.iter().filter(|&&k| k != first.k).map(|&k| {
+                rank(&RankingOptions {
+                    k,
+                    threshold: first.threshold,
+                })
+            }))
+            .collect(),
+        None => Vec::new(),
+    };
     let result = RepeatResult {
         rmse: m.rmse,
         mse: m.mse,
@@ -239,6 +265,11 @@ pub(crate) fn score_ranked<M: Recommender>(
         curve: fitted.curve,
         chosen: fitted.chosen,
         ranking,
+        ranking_at: if ranking_at.len() > 1 {
+            ranking_at
+        } else {
+            Vec::new()
+        },
     };
     (result, predictions)
 }
@@ -286,6 +317,8 @@ pub struct GivenOptions {
     pub refit: bool,
     /// Also score top-N lists on the test file. Default: none.
     pub ranking: Option<RankingOptions>,
+    /// More list lengths scored beside `ranking.k`.
+    pub ranking_also: Vec<usize>,
     /// Worker threads of the fit (0: all cores). Default: 1.
     pub threads: usize,
 }
@@ -307,6 +340,7 @@ impl Default for GivenOptions {
             fallback: Fallback::Bias,
             refit: true,
             ranking: None,
+            ranking_also: Vec::new(),
             threads: 1,
         }
     }
@@ -388,7 +422,12 @@ where
     if test.is_empty() {
         return Err(EvalError::NoRatings(test_path.to_path_buf()));
     }
-    let (result, predictions) = score_ranked(fitted, &test.entries, opts.ranking.as_ref());
+    let (result, predictions) = score_ranked(
+        fitted,
+        &test.entries,
+        opts.ranking.as_ref(),
+        &opts.ranking_also,
+    );
     let config = serde_json::to_value(config).expect("configs serialise");
     Ok(GivenResult {
         report: ModelReport::new(name, config, vec![result]).with_context(opts.context()),

@@ -295,7 +295,12 @@ where
             },
             monitor,
         )?;
-        let (mut result, _) = score_ranked(fitted, &test.entries, opts.ranking.as_ref());
+        let (mut result, _) = score_ranked(
+            fitted,
+            &test.entries,
+            opts.ranking.as_ref(),
+            &opts.ranking_also,
+        );
         result.fit_seconds += search_seconds;
         if result.chosen.is_none() {
             result.chosen = Some(serde_json::to_value(winner).expect("configs serialise"));

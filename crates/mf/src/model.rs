@@ -217,13 +217,7 @@ impl Recommender for MfModel {
 
     /// The user's side solved with the items fixed, regularised as the fit was.
     fn score_new_user(&self, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), Error> {
-        if let Some(&(i, _)) = rated.iter().find(|(i, _)| i.get() >= self.n_items()) {
-            return Err(Error::Unsupported(format!(
-                "movie index {} is outside the model's {} movies",
-                i.0,
-                self.n_items()
-            )));
-        }
+        movierec_core::check_rated(rated, self.n_items())?;
         let (reg_factors, reg_bias) = self.user_reg.for_ratings(rated.len());
         let user = self.fold_in(rated, reg_factors, reg_bias);
         self.score_folded(&user, out);

@@ -77,12 +77,7 @@ impl Recommender for KnnModel {
                 "a user-based KNN model cannot fold in a new user (it would need their similarity to every training user): train an item-based one".into(),
             ));
         }
-        if let Some(&(i, _)) = rated.iter().find(|(i, _)| i.get() >= self.n_items) {
-            return Err(CoreError::Unsupported(format!(
-                "movie index {} is outside the model's {} movies",
-                i.0, self.n_items
-            )));
-        }
+        movierec_core::check_rated(rated, self.n_items)?;
         self.fold_in_scores(rated, out);
         Ok(())
     }
