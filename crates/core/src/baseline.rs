@@ -303,10 +303,7 @@ impl Recommender for Popular {
     fn score_into(&self, _user: UserIdx, out: &mut [f32]) {
         out.copy_from_slice(&self.counts);
     }
-    /// Always `None`: a count is no rating estimate.
-    fn predict(&self, _user: UserIdx, _item: ItemIdx) -> Option<f32> {
-        None
-    }
+    /// Ranking only: a count is no rating estimate, so `predict` is `None`.
     fn score_kind(&self) -> ScoreKind {
         ScoreKind::Ranking
     }

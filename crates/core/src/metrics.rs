@@ -111,6 +111,10 @@ pub fn ndcg_at(
     if users.is_empty() || k == 0 {
         return f64::NAN;
     }
+    // Items without a training rating are never candidates: found once, not per user.
+    let uncatalogued: Vec<usize> = (0..n_items)
+        .filter(|&i| train.item_count(crate::ItemIdx(i as u32)) == 0)
+        .collect();
     let per_user: Vec<f64> = users
         .par_iter()
         .map_init(
@@ -121,10 +125,8 @@ pub fn ndcg_at(
                 for &i in train.user_ratings(user).0 {
                     scores[i] = f32::NAN;
                 }
-                for (i, s) in scores.iter_mut().enumerate() {
-                    if train.item_count(crate::ItemIdx(i as u32)) == 0 {
-                        *s = f32::NAN;
-                    }
+                for &i in &uncatalogued {
+                    scores[i] = f32::NAN;
                 }
                 let list = crate::top_k(scores, k);
                 let rel = &relevant[u];
