@@ -6,7 +6,8 @@
 //! like ml-latest-small (9,742 items x 610 users, 100,836 ratings, about
 //! 1.7% observed). Hidden layers 100 (the report's final net) and 300-150
 //! (its first design), batches of 64 and 512 items. Throughput: observed
-//! ratings per second.
+//! ratings per second. `autoencoder/epoch_large`: an epoch at the ml-25m
+//! shape (162,541 users per item vector), sampled to a tenth of the movies.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -117,10 +118,50 @@ fn epochs(c: &mut Criterion, train: &RatingMatrix) {
     g.finish();
 }
 
+/// One epoch of the item-based net at the ml-25m shape: every item vector
+/// 162,541 users long (so the first and output layers are ml-25m's, 8
+/// million weights each at 50 units), sampled to 5,904 of its 59,047
+/// movies with their share of the ratings (2.5 million of 25 million), so
+/// an iteration is a tenth of a full epoch. [`AutoencoderConfig::large`]
+/// (lazy Adam) against the defaults' dense Adam, on 2 threads (the model is
+/// the same for any count). Ratings per second.
+fn large(c: &mut Criterion) {
+    let train = RatingMatrix::new(&synthetic(162_541, 5_904, 2_500_000)).unwrap();
+    let mut g = c.benchmark_group("autoencoder/epoch_large");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Elements(train.nnz() as u64));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for (name, config) in [
+        ("large", AutoencoderConfig::large()),
+        ("default", AutoencoderConfig::default()),
+    ] {
+        let mut trainer = Trainer::new(&config, &train, 42).unwrap();
+        let id = BenchmarkId::new(
+            name,
+            format!(
+                "ml-25m-shape/2.5M/h={}/batch={}/threads=2",
+                shape(&config.hidden),
+                config.batch
+            ),
+        );
+        g.bench_function(id, |b| {
+            b.iter(|| pool.install(|| black_box(trainer.run_epoch())))
+        });
+    }
+    g.finish();
+}
+
 fn all(c: &mut Criterion) {
     let train = RatingMatrix::new(&synthetic(USERS, ITEMS, RATINGS)).unwrap();
     passes(c, &train);
     epochs(c, &train);
+    large(c);
 }
 
 criterion::criterion_group!(benches, all);

@@ -14,6 +14,7 @@ criterion::criterion_main!(
     data::benches,
     gap::benches,
     knn::benches,
+    knn::large,
     mf::benches,
     recommend::benches,
     topn::benches

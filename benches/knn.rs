@@ -2,7 +2,12 @@
 //! dense `X^T X` through faer, in `knn/similarity` (items per second), and
 //! prediction throughput in `knn/predict` (ratings per second), on a
 //! synthetic matrix shaped like ml-latest-small (610 users, 9,724 items,
-//! 100,836 ratings, Zipf-like item popularity and user activity).
+//! 100,836 ratings, Zipf-like item popularity and user activity); and in
+//! `knn/capped-block-25m` one sampled block of the capped (blocked)
+//! similarity build at the ml-25m shape (162,541 users, 59,047 movies, 25
+//! million ratings): rows of the first movies (the costliest, whose upper
+//! rows are longest) and of the middle, items per second. Building that
+//! input takes some seconds, so the group runs few samples.
 
 use movierec_core::RunContext;
 use std::hint::black_box;
@@ -10,7 +15,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use faer::Par;
 use movierec_core::{Fit, NoopObserver, RatingMatrix, Ratings, Recommender, UserIdx};
-use movierec_knn::{dense_similarities, sparse_similarities, KnnConfig};
+use movierec_knn::{dense_similarities, sparse_similarities, CappedBlock, KnnConfig};
 use rayon::prelude::*;
 
 use crate::shape::{real_matrix, synthetic, RATINGS, USERS};
@@ -153,4 +158,34 @@ fn predict(c: &mut Criterion) {
     group.finish();
 }
 
+/// The ml-25m shape of the capped-block group.
+const LARGE: (usize, usize, usize) = (162_541, 59_047, 25_000_095);
+/// Movies per sampled block.
+const BLOCK_ROWS: usize = 64;
+
+fn capped_block(c: &mut Criterion) {
+    let (users, items, nnz) = LARGE;
+    let train =
+        RatingMatrix::new(&synthetic(users, items, nnz)).expect("synthetic ratings are valid");
+    let block = CappedBlock::new(&train, &KnnConfig::large()).expect("valid config");
+    drop(train);
+    let mut group = c.benchmark_group("knn/capped-block-25m");
+    group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(BLOCK_ROWS as u64));
+    let shape = format!("{users}x{items}");
+    for (name, start) in [("first", 0), ("middle", items / 2)] {
+        group.bench_with_input(
+            BenchmarkId::new(format!("{name}-{BLOCK_ROWS}-rows"), &shape),
+            &start,
+            |b, &s| b.iter(|| black_box(block.run(s..s + BLOCK_ROWS))),
+        );
+    }
+    group.finish();
+}
+
 criterion::criterion_group!(benches, similarity, predict);
+criterion::criterion_group! {
+    name = large;
+    config = Criterion::default().warm_up_time(std::time::Duration::from_millis(500));
+    targets = capped_block
+}

@@ -17,6 +17,17 @@ mkdir -p "$dest"
 tmp=$(mktemp -d "$dest/.fetch.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
+if [ -n "${MOVIELENS_MIRROR:-}" ] && [ -d "$MOVIELENS_MIRROR" ] \
+  && [ "$(cd "$MOVIELENS_MIRROR" && pwd -P)" = "$(cd "$dest" && pwd -P)" ]; then
+  # The mirror is data/ itself: verify in place, never delete what cannot be copied back.
+  (cd "$dest" && sha256sum --check --quiet "$root/scripts/ml-latest-small.sha256") || {
+    echo "error: checksums of $dest/ml-latest-small do not match scripts/ml-latest-small.sha256" >&2
+    exit 1
+  }
+  echo "ml-latest-small already in $dest/ml-latest-small (the mirror is data/ itself); verified"
+  exit 0
+fi
+
 if [ -n "${MOVIELENS_MIRROR:-}" ]; then
   src="$MOVIELENS_MIRROR/ml-latest-small"
   [ -d "$src" ] || { echo "error: $src does not exist (MOVIELENS_MIRROR=$MOVIELENS_MIRROR)" >&2; exit 1; }
@@ -43,9 +54,10 @@ mv "$tmp/ml-latest-small" "$dest/ml-latest-small"
 echo "ml-latest-small verified in $dest/ml-latest-small"
 
 if [ -n "${MOVIELENS_MIRROR:-}" ] && [ -d "$MOVIELENS_MIRROR/ml-latest-small-2016" ]; then
-  rm -rf "$dest/ml-latest-small-2016"
+  # Copied first, then swapped in: the old copy goes only once the new one is whole.
   mkdir -p "$tmp/ml-latest-small-2016"
   cp "$MOVIELENS_MIRROR/ml-latest-small-2016"/*.csv "$tmp/ml-latest-small-2016/"
+  rm -rf "$dest/ml-latest-small-2016"
   mv "$tmp/ml-latest-small-2016" "$dest/ml-latest-small-2016"
   echo "ml-latest-small-2016 copied to $dest/ml-latest-small-2016"
 fi

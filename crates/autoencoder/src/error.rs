@@ -8,8 +8,12 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// No hidden layer, or a hidden layer of zero units.
-    #[error("hidden must list at least one layer and every size must be >= 1, got {0:?}")]
+    /// No hidden layer, or a layer of zero units or over
+    /// [`MAX_HIDDEN`](crate::MAX_HIDDEN).
+    #[error(
+        "hidden must list at least one layer, each of 1..={max} units, got {0:?}",
+        max = crate::MAX_HIDDEN
+    )]
     Hidden(Vec<usize>),
     /// The epoch budget is zero.
     #[error("epochs must be at least 1")]
@@ -38,6 +42,9 @@ pub enum ConfigError {
     /// The decay period is zero.
     #[error("decay_every must be at least 1")]
     DecayEvery,
+    /// Lazy Adam steps asked of the dense path, whose gradients are dense.
+    #[error("update = lazy needs path = sparse")]
+    LazyDense,
 }
 
 /// What can go wrong while fitting an autoencoder.
@@ -64,6 +71,23 @@ pub enum Error {
         n_users: usize,
         /// Items in the training index space.
         n_items: usize,
+    },
+    /// The network would hold more weights than
+    /// [`MAX_PARAMS`](crate::MAX_PARAMS).
+    #[error(
+        "autoencoder: {dim} inputs through hidden {hidden:?} make {params} weights, over the \
+         limit of {limit} (16 bytes each): use smaller hidden layers, or the other \
+         orientation (--user-based toggles it)"
+    )]
+    TooLarge {
+        /// Inputs per vector.
+        dim: usize,
+        /// Hidden layer sizes.
+        hidden: Vec<usize>,
+        /// Weights and biases the network would hold.
+        params: usize,
+        /// The limit.
+        limit: usize,
     },
     /// The training loss became NaN or infinite (learning rate too high).
     #[error("autoencoder: the training loss is not finite at epoch {epoch}; lower lr")]

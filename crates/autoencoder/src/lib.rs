@@ -59,12 +59,12 @@ mod net;
 mod pass;
 mod train;
 
-pub use config::{AutoencoderConfig, Output, Path, Reduction};
+pub use config::{AutoencoderConfig, Output, Path, Reduction, Update, MAX_HIDDEN};
 pub use error::{ConfigError, Error, Result};
 pub use model::AutoencoderModel;
 pub use net::{Network, Penalties};
 pub use pass::{Batch, Workspace};
-pub use train::Trainer;
+pub use train::{Trainer, MAX_PARAMS};
 
 #[cfg(test)]
 mod tests;

@@ -68,21 +68,29 @@ pub(crate) use movierec_core::kernels::dot_dispatched as dot1;
 /// backward (the first layer reads only observed inputs, the output layer
 /// is evaluated only at observed entries); the dense pass costs `O(I D (h_0
 /// + h_{L-1}))` whatever the sparsity (the report's numpy: 60 times the
-/// work at 1.7% density); Adam and the regulariser cost `O(B P)` for `P`
-/// parameters (`P ~ 2 D h` for one hidden layer). Memory: `O(P)` for the
+/// work at 1.7% density); dense Adam and the regulariser cost `O(B P)` for
+/// `P` parameters (`P ~ 2 D h` for one hidden layer), lazy Adam
+/// ([`Update::Lazy`](crate::Update::Lazy)) `O(h)` per first- and
+/// output-layer row a batch touches, at most `O(nnz h)` per epoch
+/// whatever `B`. Memory: `O(P)` for the
 /// weights and Adam's moments, `O(batch h)` activations (plus `O(batch D)`
 /// on the dense path). Scoring all items for a user is `O(I h_{L-1})`, one
 /// prediction `O(h_{L-1})`.
 ///
 /// ## Parallelisation
 ///
-/// Training is sequential: each Adam step depends on the previous one, and
-/// splitting a batch's gradient over threads would make its float sums
-/// depend on the thread count. Both paths use faer with `Par::Seq`; the
-/// sparse kernels are SIMD (pulp: AVX-512, AVX2 or scalar, chosen once).
-/// What runs in parallel (rayon, fixed chunks of 256 items, each written to
-/// its own rows) is encoding every item at the end of the fit and, with a
-/// validation set, after each epoch; no float is summed across threads, so
+/// Steps are sequential (each Adam step depends on the previous one), but
+/// inside a large step (over a million multiply-adds: ml-25m's batches,
+/// not ml-latest-small's) the sparse passes run on the fit's rayon pool in
+/// chunks that each write their own values: the first layer and the output
+/// layer's dots and `dA` rows by ranges of the batch's vectors (the loss is
+/// then summed over the entries in order on one thread), the first- and
+/// output-layer weight gradients by ranges of units, Adam by ranges of
+/// parameters (or of touched rows). Deeper hidden layers use faer with
+/// `Par::Seq`; the sparse kernels are SIMD (pulp: AVX-512, AVX2 or scalar,
+/// chosen once). Encoding every item at the end of the fit and, with a
+/// validation set, after each epoch runs in fixed chunks of 256 items. No
+/// float is summed across threads, so
 /// the model is bitwise equal for a seed whatever the thread count (on one
 /// machine: the SIMD width sets the order inside a dot product). Scoring is
 /// per user and thread-safe: the harness parallelises over users.
@@ -279,6 +287,38 @@ impl AutoencoderModel {
         }
     }
 
+    /// See [`Recommender::validate`].
+    fn check(&self) -> Result<(), String> {
+        self.net.check()?;
+        // Item-based: the network encodes items over users (D = users).
+        let (vectors, dim) = if self.user_based {
+            (self.n_users, self.n_items)
+        } else {
+            (self.n_items, self.n_users)
+        };
+        if self.net.dim() != dim {
+            return Err(format!(
+                "a network of {} inputs for {dim} {}",
+                self.net.dim(),
+                if self.user_based { "items" } else { "users" }
+            ));
+        }
+        let h = self.net.code_dim();
+        if vectors.checked_mul(h) != Some(self.codes.len()) {
+            return Err(format!(
+                "{} code values for {vectors} vectors of {h}",
+                self.codes.len()
+            ));
+        }
+        if self.vector_seen.len() != vectors || self.unit_seen.len() != dim {
+            return Err("the lists of trained vectors and units do not match the sizes".into());
+        }
+        if let Some(p) = self.codes.iter().position(|x| !x.is_finite()) {
+            return Err(format!("code value {p} is not a finite number"));
+        }
+        Ok(())
+    }
+
     /// (vector, output unit) of a pair.
     #[inline]
     fn roles(&self, user: UserIdx, item: ItemIdx) -> (usize, usize) {
@@ -357,6 +397,13 @@ impl Recommender for AutoencoderModel {
         Ok(movierec_core::nearest_by_cosine(item, k, codes))
     }
 
+    /// Every shape against the network's and the index space, and every
+    /// float finite (a model read from a file).
+    fn validate(&self) -> Result<(), CoreError> {
+        self.check()
+            .map_err(|e| CoreError::InvalidModel(format!("autoencoder: {e}")))
+    }
+
     /// The report's way of scoring: the net encodes the given matrix.
     fn with_input(&self, input: &movierec_core::RatingMatrix) -> Option<Box<dyn Recommender>> {
         Some(Box::new(AutoencoderModel::with_input(self, input)))
@@ -432,6 +479,81 @@ mod tests {
             }
         }
         Ratings::new(entries, 12, 9, RatingScale::new(0.5, 5.0))
+    }
+
+    /// A fitted model passes; every edit of a shape, an offset or a float
+    /// of its saved form is an error (no panic when scoring it).
+    #[test]
+    fn validate_checks_every_shape_and_float() {
+        use serde_json::{json, Value};
+        let train = RatingMatrix::new(&ratings(|u, i| (u + i) % 3 != 0)).unwrap();
+        for (user_based, hidden) in [(false, vec![4]), (true, vec![5, 3])] {
+            let config = AutoencoderConfig {
+                hidden,
+                epochs: 2,
+                batch: 4,
+                user_based,
+                seed: Some(3),
+                ..Default::default()
+            };
+            let model = config
+                .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+                .unwrap();
+            model.validate().unwrap();
+            type Edit = Box<dyn Fn(&mut Value)>;
+            let edits: Vec<(&str, Edit)> = vec![
+                (
+                    "parameter",
+                    Box::new(|v| v["net"]["params"][3] = json!(1e300)),
+                ),
+                (
+                    "parameters",
+                    Box::new(|v| {
+                        v["net"]["params"].as_array_mut().unwrap().pop();
+                    }),
+                ),
+                (
+                    "offsets",
+                    Box::new(|v| v["net"]["spans"][0]["b"] = json!(1)),
+                ),
+                (
+                    "offsets",
+                    Box::new(|v| v["net"]["spans"][0]["rows"] = json!(usize::MAX)),
+                ),
+                ("hidden", Box::new(|v| v["net"]["hidden"] = json!([]))),
+                ("hidden", Box::new(|v| v["net"]["hidden"][0] = json!(0))),
+                (
+                    "overflow",
+                    Box::new(|v| v["net"]["hidden"][0] = json!(usize::MAX)),
+                ),
+                ("offsets", Box::new(|v| v["net"]["dim"] = json!(1000))),
+                ("inputs|code", Box::new(|v| v["n_users"] = json!(13))),
+                ("code", Box::new(|v| v["codes"][0] = json!(-1e300))),
+                (
+                    "code",
+                    Box::new(|v| {
+                        v["codes"].as_array_mut().unwrap().pop();
+                    }),
+                ),
+                (
+                    "trained",
+                    Box::new(|v| {
+                        v["vector_seen"].as_array_mut().unwrap().pop();
+                    }),
+                ),
+                (
+                    "trained",
+                    Box::new(|v| v["unit_seen"].as_array_mut().unwrap().push(json!(true))),
+                ),
+            ];
+            for (want, edit) in edits {
+                let mut v = serde_json::to_value(&model).unwrap();
+                edit(&mut v);
+                let back: AutoencoderModel = serde_json::from_value(v).unwrap();
+                let err = back.validate().expect_err(want).to_string();
+                assert!(want.split('|').any(|w| err.contains(w)), "{want}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! The network's parameters, the regulariser and the Adam step.
 
+use std::ops::Range;
+
 use pulp::{Arch, Simd, WithSimd};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
+use crate::pass::par;
 use crate::{Output, Reduction};
 
 /// Where one layer's weights and biases live in the flat parameter vector.
@@ -112,6 +115,57 @@ impl Network {
             spans,
             params,
         }
+    }
+
+    /// Checks a network read from outside: at least one hidden layer, none
+    /// empty; every span where [`Network::new`] puts it for these sizes
+    /// (no arithmetic overflow); as many parameters as the spans hold; every
+    /// parameter finite.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return Err(format!(
+                "hidden sizes {:?}: need at least one layer, none empty",
+                self.hidden
+            ));
+        }
+        // The layout of `Network::new`, with every sum and product checked.
+        let mut want = Vec::with_capacity(self.hidden.len() + 1);
+        let mut at = 0usize;
+        let mut push = |rows: usize, cols: usize, nb: usize| -> Option<()> {
+            let b = at.checked_add(rows.checked_mul(cols)?)?;
+            want.push(Span {
+                w: at,
+                b,
+                rows,
+                cols,
+                nb,
+            });
+            at = b.checked_add(nb)?;
+            Some(())
+        };
+        let mut fan_in = self.dim;
+        let mut fits = Some(());
+        for &h in &self.hidden {
+            fits = fits.and_then(|()| push(fan_in, h, h));
+            fan_in = h;
+        }
+        fits = fits.and_then(|()| push(self.dim, fan_in, self.dim));
+        if fits.is_none() {
+            return Err("the layer sizes overflow".into());
+        }
+        if self.spans != want {
+            return Err("the layer offsets do not match the layer sizes".into());
+        }
+        if self.params.len() != at {
+            return Err(format!(
+                "{} parameters for layers that hold {at}",
+                self.params.len()
+            ));
+        }
+        if let Some(p) = self.params.iter().position(|x| !x.is_finite()) {
+            return Err(format!("parameter {p} is not a finite number"));
+        }
+        Ok(())
     }
 
     /// Input and output dimension `D` (users in the item-based mode).
@@ -318,31 +372,303 @@ impl Adam {
     /// `p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`: one pass
     /// over the parameters.
     pub fn step(&mut self, net: &mut Network, grad: &[f32], lr: f32, pen: &Penalties) {
-        self.t += 1;
-        let (b1, b2) = (self.beta1, self.beta2);
-        let c1 = lr / (1.0 - b1.powi(self.t));
-        let c2 = 1.0 / (1.0 - b2.powi(self.t));
+        let at = self.next_step(lr);
         for k in 0..net.n_layers() {
             let s = net.span(k);
-            let c = if pen.beta == 0.0 {
-                0.0
-            } else {
-                net.reg_coef(k, pen)
+            let layer = at.with_penalties(net, k, pen);
+            self.dense(net, grad, s.w..s.b, layer);
+            self.dense(net, grad, s.b..s.end(), at);
+        }
+    }
+
+    /// Counts the step and returns its constants, without penalties.
+    fn next_step(&mut self, lr: f32) -> AdamConsts {
+        self.t += 1;
+        let (b1, b2) = (self.beta1, self.beta2);
+        AdamConsts {
+            l2: 0.0,
+            l1: 0.0,
+            b1,
+            b2,
+            c1: lr / (1.0 - b1.powi(self.t)),
+            c2: 1.0 / (1.0 - b2.powi(self.t)),
+        }
+    }
+
+    /// The full step on `range` of the parameters.
+    fn dense(&mut self, net: &mut Network, grad: &[f32], range: Range<usize>, k: AdamConsts) {
+        AdamStep {
+            p: &mut net.params[range.clone()],
+            g: &grad[range.clone()],
+            m: &mut self.m[range.clone()],
+            v: &mut self.v[range],
+            l2: k.l2,
+            l1: k.l1,
+            b1: k.b1,
+            b2: k.b2,
+            c1: k.c1,
+            c2: k.c2,
+        }
+        .run();
+    }
+}
+
+impl AdamStep<'_> {
+    /// The step, in slices across the current rayon pool when the array is
+    /// large (elementwise: the same bits on any pool).
+    fn run(self) {
+        let n = self.p.len();
+        let bounds = par::chunks(n, 8 * n);
+        if bounds.len() <= 2 {
+            Arch::new().dispatch(self);
+            return;
+        }
+        let lens = || bounds.windows(2).map(|w| w[1] - w[0]);
+        let AdamStep {
+            p,
+            g,
+            m,
+            v,
+            l2,
+            l1,
+            b1,
+            b2,
+            c1,
+            c2,
+        } = self;
+        let parts: Vec<_> = par::split(p, lens())
+            .into_iter()
+            .zip(par::split(m, lens()))
+            .zip(par::split(v, lens()))
+            .collect();
+        par::each(parts, |c, ((p, m), v)| {
+            Arch::new().dispatch(AdamStep {
+                p,
+                g: &g[bounds[c]..bounds[c + 1]],
+                m,
+                v,
+                l2,
+                l1,
+                b1,
+                b2,
+                c1,
+                c2,
+            });
+        });
+    }
+}
+
+/// The rows of the first and output layers that one lazy Adam step updates
+/// ([`Adam::step_lazy`]): units with an input in the batch (after dropout)
+/// and units with an observed output in it, each list ascending.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Touched {
+    pub inputs: Vec<u32>,
+    pub outputs: Vec<u32>,
+}
+
+impl Adam {
+    /// [`step`](Self::step) restricted to the rows a batch touches, as
+    /// TensorFlow's LazyAdam: on the first layer only the rows of
+    /// `touched.inputs`, on the output layer only the rows and biases of
+    /// `touched.outputs`, each with its moments and its share of the
+    /// regulariser; every other layer and the hidden biases take the full
+    /// step. Untouched rows keep their weights and moments (no decay of the
+    /// moments, no weight decay), so a step costs `O(touched rows x h)`
+    /// rather than `O(D x h)`, and an epoch what its ratings cost. The
+    /// gradient of untouched rows is never read.
+    pub fn step_lazy(
+        &mut self,
+        net: &mut Network,
+        grad: &[f32],
+        lr: f32,
+        pen: &Penalties,
+        touched: &Touched,
+    ) {
+        let at = self.next_step(lr);
+        let last = net.n_layers() - 1;
+        for k in 0..net.n_layers() {
+            let s = net.span(k);
+            let layer = at.with_penalties(net, k, pen);
+            let rows = match k {
+                0 => &touched.inputs,
+                _ if k == last => &touched.outputs,
+                _ => {
+                    self.dense(net, grad, s.w..s.b, layer);
+                    self.dense(net, grad, s.b..s.end(), at);
+                    continue;
+                }
             };
-            let (l2, l1) = (c * (1.0 - pen.l1_share), c * pen.l1_share);
-            for (range, l2, l1) in [(s.w..s.b, l2, l1), (s.b..s.end(), 0.0, 0.0)] {
-                Arch::new().dispatch(AdamStep {
-                    p: &mut net.params[range.clone()],
-                    g: &grad[range.clone()],
-                    m: &mut self.m[range.clone()],
-                    v: &mut self.v[range],
-                    l2,
-                    l1,
-                    b1,
-                    b2,
-                    c1,
-                    c2,
-                });
+            self.rows(net, grad, s.w, s.cols, rows, layer);
+            if k == 0 {
+                self.dense(net, grad, s.b..s.end(), at);
+            } else {
+                self.rows(net, grad, s.b, 1, rows, at);
+            }
+        }
+    }
+
+    /// The step on `rows` of `width` parameters from offset `at`.
+    fn rows(
+        &mut self,
+        net: &mut Network,
+        grad: &[f32],
+        at: usize,
+        width: usize,
+        rows: &[u32],
+        k: AdamConsts,
+    ) {
+        AdamRows {
+            p: &mut net.params,
+            g: grad,
+            m: &mut self.m,
+            v: &mut self.v,
+            at,
+            base: 0,
+            width,
+            rows,
+            k,
+        }
+        .run();
+    }
+}
+
+/// The constants of one Adam step on one array.
+#[derive(Debug, Clone, Copy)]
+struct AdamConsts {
+    l2: f32,
+    l1: f32,
+    b1: f32,
+    b2: f32,
+    c1: f32,
+    c2: f32,
+}
+
+impl AdamConsts {
+    /// These constants with layer `k`'s L2 and L1 coefficients (its weights'
+    /// share of the regulariser; none when `beta` is 0).
+    fn with_penalties(self, net: &Network, k: usize, pen: &Penalties) -> Self {
+        let c = if pen.beta == 0.0 {
+            0.0
+        } else {
+            net.reg_coef(k, pen)
+        };
+        Self {
+            l2: c * (1.0 - pen.l1_share),
+            l1: c * pen.l1_share,
+            ..self
+        }
+    }
+}
+
+/// [`AdamStep`] on rows `rows` of `width` values of the arrays from offset
+/// `at`: the same arithmetic on every element as the full step.
+struct AdamRows<'a> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    at: usize,
+    /// Where the slices start in the full arrays (`at` counts from there).
+    base: usize,
+    width: usize,
+    rows: &'a [u32],
+    k: AdamConsts,
+}
+
+impl AdamRows<'_> {
+    /// The step, in row ranges across the current rayon pool when there are
+    /// many rows (each row its own: the same bits on any pool). The rows
+    /// ascend, so each range of them lies in one stretch of the arrays.
+    fn run(self) {
+        let (n, w) = (self.rows.len(), self.width);
+        let bounds = par::chunks(n, 8 * n * w);
+        if bounds.len() <= 2 || n == 0 {
+            Arch::new().dispatch(self);
+            return;
+        }
+        let AdamRows {
+            p,
+            g,
+            m,
+            v,
+            at,
+            width,
+            rows,
+            k,
+            ..
+        } = self;
+        // Stretch of rows `bounds[c]..bounds[c + 1]`: from the first one's
+        // start to the next range's first row (the end for the last).
+        let start = |c: usize| {
+            if c + 1 == bounds.len() {
+                p.len()
+            } else {
+                at + rows[bounds[c]] as usize * width
+            }
+        };
+        let offsets: Vec<usize> = std::iter::once(0)
+            .chain((1..bounds.len()).map(start))
+            .collect();
+        let lens = || offsets.windows(2).map(|o| o[1] - o[0]);
+        let (p_len, m_len, v_len) = (p.len(), m.len(), v.len());
+        debug_assert!(p_len == m_len && m_len == v_len);
+        let parts: Vec<_> = par::split(p, lens())
+            .into_iter()
+            .zip(par::split(m, lens()))
+            .zip(par::split(v, lens()))
+            .collect();
+        par::each(parts, |c, ((p, m), v)| {
+            let base = offsets[c];
+            Arch::new().dispatch(AdamRows {
+                p,
+                g: &g[base..],
+                m,
+                v,
+                at,
+                base,
+                width,
+                rows: &rows[bounds[c]..bounds[c + 1]],
+                k,
+            });
+        });
+    }
+}
+
+impl WithSimd for AdamRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let AdamConsts {
+            l2,
+            l1,
+            b1,
+            b2,
+            c1,
+            c2,
+        } = self.k;
+        for &u in self.rows {
+            let first = self.at + u as usize * self.width - self.base;
+            let r = first..first + self.width;
+            let step = AdamStep {
+                p: &mut self.p[r.clone()],
+                g: &self.g[r.clone()],
+                m: &mut self.m[r.clone()],
+                v: &mut self.v[r],
+                l2,
+                l1,
+                b1,
+                b2,
+                c1,
+                c2,
+            };
+            // Single values (biases) in plain scalar code: the same
+            // operations as a lane, without a masked load per value.
+            if self.width == 1 {
+                step.with_simd(pulp::Scalar);
+            } else {
+                step.with_simd(simd);
             }
         }
     }

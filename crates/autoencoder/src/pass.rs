@@ -8,8 +8,12 @@ use pulp::{Arch, Simd, WithSimd};
 use rand::Rng as _;
 
 use crate::kernel::{dot_rows, gather_t, sigmoid_backward, sigmoid_in_place, Tail};
-use crate::net::{Network, Penalties};
+use crate::net::{Network, Penalties, Touched};
 use crate::{Output, Path, Reduction};
+
+pub(crate) mod par;
+mod sparse;
+use sparse::*;
 
 /// The upper end of the valid output range of the report's penalty (its
 /// ratings lie in (0, 5]).
@@ -164,6 +168,15 @@ impl Batch {
         self.tg_idx.len()
     }
 
+    /// Number of input entries (after dropout).
+    pub(crate) fn in_nnz(&self) -> usize {
+        if self.same {
+            self.nnz()
+        } else {
+            self.in_idx.len()
+        }
+    }
+
     /// Input entries (positions, values) of the batch's `n`-th vector.
     #[inline]
     pub(crate) fn input(&self, n: usize) -> (&[u32], &[f32]) {
@@ -201,6 +214,9 @@ pub struct Workspace {
     /// `og` and `dA` already hold the output layer's backward row pass of
     /// the last forward pass (the trainer's fused step).
     fused: bool,
+    /// Lazy updates (sparse path): the backward pass writes only the
+    /// gradient rows of the units the batch touches, listed here.
+    touched: Option<Touched>,
     /// Dense: input, target, mask, output pre-activation, its gradient (`n x D`).
     x: Vec<f32>,
     t: Vec<f32>,
@@ -220,6 +236,7 @@ impl Workspace {
             zo: Vec::new(),
             og: OutGrad::default(),
             fused: false,
+            touched: None,
             x: Vec::new(),
             t: Vec::new(),
             m: Vec::new(),
@@ -231,6 +248,20 @@ impl Workspace {
     /// The execution path.
     pub fn path(&self) -> Path {
         self.path
+    }
+
+    /// Turns on lazy gradients (sparse path only): each backward pass then
+    /// writes only the first- and output-layer rows of the units its batch
+    /// touches and lists them in [`touched`](Self::touched), for
+    /// [`Adam::step_lazy`](crate::net::Adam::step_lazy).
+    pub(crate) fn set_lazy(&mut self) {
+        debug_assert_eq!(self.path, Path::Sparse, "lazy gradients are sparse");
+        self.touched = Some(Touched::default());
+    }
+
+    /// The units the last lazy backward pass touched.
+    pub(crate) fn touched(&self) -> Option<&Touched> {
+        self.touched.as_ref()
     }
 
     /// The batch loss: data term, range penalty and regulariser (see
@@ -262,7 +293,7 @@ impl Workspace {
             grow(a, n * h);
         }
         let a0 = &mut self.acts[0][..n * net.hidden()[0]];
-        Arch::new().dispatch(SparseInput { net, batch, a0 });
+        SparseInput::run(net, batch, a0);
         self.forward_hidden(net);
         &self.acts[net.hidden().len() - 1][..n * net.code_dim()]
     }
@@ -305,7 +336,7 @@ impl Workspace {
         let (data, range) = match self.path {
             Path::Sparse => {
                 let a0 = &mut self.acts[0][..n * net.hidden()[0]];
-                Arch::new().dispatch(SparseInput { net, batch, a0 });
+                SparseInput::run(net, batch, a0);
                 self.forward_hidden(net);
                 grow(&mut self.zo, batch.nnz());
                 let l = net.hidden().len();
@@ -317,14 +348,15 @@ impl Workspace {
                 } else {
                     None
                 };
-                Arch::new().dispatch(SparseOutput {
+                SparseOutput {
                     net,
                     batch,
                     a: &self.acts[l - 1][..n * h],
                     zo: &mut self.zo,
                     metrics,
                     back,
-                })
+                }
+                .run()
             }
             Path::Dense => self.dense_forward(net, batch, metrics),
         };
@@ -364,6 +396,7 @@ impl Workspace {
                     da,
                     og: &mut self.og,
                     rows_done: self.fused,
+                    touched: self.touched.as_mut().map(|t| &mut t.outputs),
                 });
                 self.fused = false;
             }
@@ -381,6 +414,7 @@ impl Workspace {
                 h0,
                 dw0,
                 tr: &mut self.og.tr,
+                touched: self.touched.as_mut().map(|t| &mut t.inputs),
             }),
             Path::Dense => {
                 let d = net.dim();
@@ -600,295 +634,5 @@ fn col_sums(m: &[f32], width: usize, out: &mut [f32]) {
         for (o, x) in out.iter_mut().zip(r) {
             *o += x;
         }
-    }
-}
-
-/// Sparse first layer: `A_0[n] = sigmoid(b_0 + sum_(u, x) x W_0[u, :])`
-/// over the observed inputs of each vector.
-struct SparseInput<'a> {
-    net: &'a Network,
-    batch: &'a Batch,
-    a0: &'a mut [f32],
-}
-
-impl WithSimd for SparseInput<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let h = self.net.hidden()[0];
-        let (w, b) = (self.net.w(0), self.net.b(0));
-        let tail = Tail::new(simd, h);
-        for (r, a) in self.a0.chunks_exact_mut(h).enumerate() {
-            a.copy_from_slice(b);
-            let (idx, val) = self.batch.input(r);
-            gather_t::<S, false>(simd, &tail, val, idx, w, a);
-            sigmoid_in_place(a);
-        }
-    }
-}
-
-/// Sparse output layer: `z = b_out[u] + W_out[u, :] . A[n]` at observed
-/// entries only. Returns (sum of squared errors, sum of squared
-/// out-of-range outputs).
-struct SparseOutput<'a> {
-    net: &'a Network,
-    batch: &'a Batch,
-    a: &'a [f32],
-    zo: &'a mut [f32],
-    metrics: Option<(&'a mut Accumulator, RatingScale)>,
-    /// The fused backward row pass: `dA` (written over), scratch, data scale
-    /// and `gamma`.
-    back: Option<(&'a mut [f32], &'a mut OutGrad, f32, f32)>,
-}
-
-impl WithSimd for SparseOutput<'_> {
-    type Output = (f64, f64);
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(mut self, simd: S) -> (f64, f64) {
-        let net = self.net;
-        let h = net.code_dim();
-        let tail = Tail::new(simd, h);
-        let l = net.hidden().len();
-        let (w_out, b_out) = (net.w(l), net.b(l));
-        let (mut data, mut range) = (0.0f64, 0.0f64);
-        if let Some((_, og, _, _)) = self.back.as_mut() {
-            og.start(self.batch.nnz());
-        }
-        for r in 0..self.a.len() / h {
-            let a = &self.a[r * h..];
-            let entries = self.batch.target_range(r);
-            // The dots first, free of the scalar chains below.
-            for (z, &u) in self.zo[entries.clone()]
-                .iter_mut()
-                .zip(&self.batch.tg_idx[entries.clone()])
-            {
-                let u = u as usize;
-                *z = b_out[u] + dot_rows(simd, &tail, &w_out[u * h..], a);
-            }
-            for e in entries {
-                let z = self.zo[e];
-                let o = net.act(z);
-                let t = self.batch.tg_val[e];
-                let diff = t - o;
-                data += f64::from(diff * diff);
-                if let Some((acc, scale)) = self.metrics.as_mut() {
-                    acc.add(o, t, *scale);
-                }
-                if out_of_range(o) {
-                    range += f64::from(o * o);
-                }
-            }
-            if let Some((da, og, scale, gamma)) = self.back.as_mut() {
-                let da = &mut da[r * h..r * h + h];
-                og.row(simd, &tail, net, self.batch, r, self.zo, *scale, *gamma, da);
-            }
-        }
-        (data, range)
-    }
-}
-
-/// The unit-major transpose of a batch's entries (CSR by vector to CSR by
-/// unit): for each unit, the vectors holding an entry there, in batch
-/// order, the entries' positions in the batch, and values.
-#[derive(Debug, Clone, Default)]
-struct Transposed {
-    ptr: Vec<u32>,
-    row: Vec<u32>,
-    ent: Vec<u32>,
-    val: Vec<f32>,
-    /// Scratch: the next free slot of each unit.
-    next: Vec<u32>,
-}
-
-impl Transposed {
-    /// Rebuilds the structure from vectors `r` holding entries `ptr[r]..ptr[r
-    /// + 1]` at units `idx`, all below `dim` (a counting sort: stable, so
-    /// each unit's vectors come in batch order); values are set by
-    /// [`set_values`](Self::set_values).
-    fn build(&mut self, dim: usize, ptr: &[usize], idx: &[u32]) {
-        let nnz = idx.len();
-        self.ptr.clear();
-        self.ptr.resize(dim + 1, 0);
-        for &u in idx {
-            self.ptr[u as usize + 1] += 1;
-        }
-        for u in 0..dim {
-            self.ptr[u + 1] += self.ptr[u];
-        }
-        self.next.clear();
-        self.next.extend_from_slice(&self.ptr[..dim]);
-        self.row.resize(nnz, 0);
-        self.ent.resize(nnz, 0);
-        for (r, w) in ptr.windows(2).enumerate() {
-            for (e, &u) in (w[0]..w[1]).zip(&idx[w[0]..w[1]]) {
-                let k = &mut self.next[u as usize];
-                self.row[*k as usize] = r as u32;
-                self.ent[*k as usize] = e as u32;
-                *k += 1;
-            }
-        }
-    }
-
-    /// Each entry's value from `src`, indexed by position in the batch.
-    fn set_values(&mut self, src: &[f32]) {
-        self.val.clear();
-        self.val.extend(self.ent.iter().map(|&e| src[e as usize]));
-    }
-
-    /// `out[u, :] = sum_k val_k m[row_k, :]` for every unit `u` (`m` and
-    /// `out` row-major, `h` wide; zeros for units without entries), terms
-    /// in batch order: the sums one `axpy` per entry in batch order gives
-    /// from zeros, bit for bit, but each output row is summed in registers
-    /// and stored once.
-    #[inline(always)]
-    fn gather_rows<S: Simd>(&self, simd: S, m: &[f32], h: usize, out: &mut [f32]) {
-        let tail = Tail::new(simd, h);
-        for (u, y) in out.chunks_exact_mut(h).enumerate() {
-            let (a, b) = (self.ptr[u] as usize, self.ptr[u + 1] as usize);
-            gather_t::<S, true>(simd, &tail, &self.val[a..b], &self.row[a..b], m, y);
-        }
-    }
-}
-
-/// Scratch of the output layer's backward pass: every target entry's `dz`
-/// (zero where ReLU passes no gradient) and the unit-major transpose of
-/// the batch's targets.
-#[derive(Debug, Clone, Default)]
-struct OutGrad {
-    all: Vec<f32>,
-    tr: Transposed,
-}
-
-impl OutGrad {
-    /// Room for `nnz` entries' `dz`, each written by [`row`](Self::row).
-    fn start(&mut self, nnz: usize) {
-        self.all.resize(nnz, 0.0);
-    }
-
-    /// Vector `r`'s row pass: at each observed entry `dz = (s (o - t) +
-    /// gamma [out of range] o) f'(z)`, then `dA[r] = sum dz W_out[u, :]`
-    /// (summed in registers). ReLU's dead entries carry `dz = 0` and add
-    /// `0 * W_out[u, :]`: nothing while `W_out` is finite, but for the sign
-    /// of a zero.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn row<S: Simd>(
-        &mut self,
-        simd: S,
-        tail: &Tail<S>,
-        net: &Network,
-        batch: &Batch,
-        r: usize,
-        zo: &[f32],
-        scale: f32,
-        gamma: f32,
-        da: &mut [f32],
-    ) {
-        let relu = net.output() == Output::Relu;
-        let range = batch.target_range(r);
-        for ((dz, &z), &t) in self.all[range.clone()]
-            .iter_mut()
-            .zip(&zo[range.clone()])
-            .zip(&batch.tg_val[range.clone()])
-        {
-            let o = net.act(z);
-            let wrong = if out_of_range(o) { o } else { 0.0 };
-            let g = scale * (o - t) + gamma * wrong;
-            *dz = if relu && z <= 0.0 { 0.0 } else { g };
-        }
-        let w_out = net.w(net.hidden().len());
-        gather_t::<S, true>(
-            simd,
-            tail,
-            &self.all[range.clone()],
-            &batch.tg_idx[range],
-            w_out,
-            da,
-        );
-    }
-}
-
-/// Sparse output backward: the row pass of [`OutGrad::row`] for every
-/// vector (unless the fused forward pass ran it), `db_out[u] = sum dz` in
-/// batch order, and, from the unit-major transpose of the `dz`,
-/// `dW_out[u, :] = sum dz A[n]` (summed in registers, in batch order;
-/// written over, zero rows for units without entries).
-struct SparseOutputBack<'a> {
-    net: &'a Network,
-    batch: &'a Batch,
-    a: &'a [f32],
-    zo: &'a [f32],
-    scale: f32,
-    gamma: f32,
-    dw: &'a mut [f32],
-    db: &'a mut [f32],
-    da: &'a mut [f32],
-    og: &'a mut OutGrad,
-    /// The row pass already ran (`og` and `da` hold it).
-    rows_done: bool,
-}
-
-impl WithSimd for SparseOutputBack<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let net = self.net;
-        let h = net.code_dim();
-        let tail = Tail::new(simd, h);
-        let og = self.og;
-        if !self.rows_done {
-            og.start(self.batch.nnz());
-            for (r, da) in self.da.chunks_exact_mut(h).enumerate() {
-                og.row(
-                    simd, &tail, net, self.batch, r, self.zo, self.scale, self.gamma, da,
-                );
-            }
-        }
-        self.db.fill(0.0);
-        for (&dz, &u) in og.all.iter().zip(&self.batch.tg_idx) {
-            self.db[u as usize] += dz;
-        }
-        // ReLU's dead entries carry `dz = 0`: `0 * A[n]` adds `+0`
-        // (activations are non-negative), which leaves a sum that starts at
-        // `+0` unchanged, so the sums are those without them.
-        let b = self.batch;
-        og.tr.build(net.dim(), &b.tg_ptr, &b.tg_idx);
-        og.tr.set_values(&og.all);
-        og.tr.gather_rows(simd, self.a, h, self.dw);
-    }
-}
-
-/// Sparse first-layer weight gradient: `dW_0[u, :] = sum x dZ_0[n]` over
-/// the observed inputs, from their unit-major transpose (each row summed
-/// in registers, in batch order; written over, zero rows for units without
-/// inputs).
-struct SparseInputBack<'a> {
-    batch: &'a Batch,
-    dz0: &'a [f32],
-    h0: usize,
-    dw0: &'a mut [f32],
-    tr: &'a mut Transposed,
-}
-
-impl WithSimd for SparseInputBack<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let h = self.h0;
-        let b = self.batch;
-        let dim = self.dw0.len() / h;
-        // Without dropout the inputs are the targets, whose transpose the
-        // output layer's backward pass left.
-        if b.same {
-            self.tr.set_values(&b.tg_val);
-        } else {
-            self.tr.build(dim, &b.in_ptr, &b.in_idx);
-            self.tr.set_values(&b.in_val);
-        }
-        self.tr.gather_rows(simd, self.dz0, h, self.dw0);
     }
 }

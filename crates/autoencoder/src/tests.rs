@@ -12,7 +12,7 @@ use proptest::prelude::*;
 
 use crate::net::Network;
 use crate::pass::{out_of_range, Batch, Workspace};
-use crate::{AutoencoderConfig, ConfigError, Output, Path, Penalties, Reduction};
+use crate::{AutoencoderConfig, ConfigError, Output, Path, Penalties, Reduction, Update};
 
 fn matrix(triples: &[(u32, u32, f32)], n_users: usize, n_items: usize) -> RatingMatrix {
     let ratings = Ratings::new(
@@ -723,4 +723,108 @@ fn the_model_is_send_and_sync() {
     fn has_autotraits<T: Send + Sync + Sized + Unpin>() {}
     has_autotraits::<crate::AutoencoderModel>();
     has_autotraits::<crate::AutoencoderConfig>();
+}
+
+/// A matrix of `users x items` with about `density` of the cells rated
+/// (seeded), ratings 1 to 5.
+fn dense_random(users: u32, items: u32, density: f64, seed: u64) -> RatingMatrix {
+    use rand::Rng as _;
+    let mut rng = rng_for(seed, 9);
+    let mut triples = Vec::new();
+    for u in 0..users {
+        for i in 0..items {
+            if rng.random::<f64>() < density {
+                let r = 1.0 + f32::from(rng.random_range(0u8..9)) * 0.5;
+                triples.push((u, i, r));
+            }
+        }
+    }
+    matrix(&triples, users as usize, items as usize)
+}
+
+#[test]
+fn large_settings_are_valid_and_lazy() {
+    let c = AutoencoderConfig::large();
+    c.validate().unwrap();
+    assert_eq!(c.update, Update::Lazy);
+    assert_eq!(c.path, Path::Sparse);
+    let bad = AutoencoderConfig {
+        path: Path::Dense,
+        ..AutoencoderConfig::large()
+    };
+    assert_eq!(bad.validate(), Err(ConfigError::LazyDense));
+}
+
+/// A lazy step leaves the first-layer rows of units without an input in
+/// the batch, and the output rows and biases of units without a target in
+/// it, exactly as they were, and moves the touched ones; a dense step moves
+/// them all (weight decay).
+#[test]
+fn lazy_adam_moves_only_the_rows_a_batch_touches() {
+    // Item-based: units are users. Users 0-3 rate items 0 and 1; users 4-7
+    // rate nothing, so no batch touches them.
+    let mut triples = Vec::new();
+    for u in 0..4u32 {
+        for i in [0, 1] {
+            triples.push((u, i, 1.0 + ((u + i) % 5) as f32));
+        }
+    }
+    let train = matrix(&triples, 8, 2);
+    for update in [Update::Lazy, Update::Dense] {
+        let cfg = AutoencoderConfig {
+            hidden: vec![5],
+            batch: 2,
+            dropout: 0.0,
+            update,
+            ..AutoencoderConfig::default()
+        };
+        let mut t = crate::Trainer::new(&cfg, &train, 7).unwrap();
+        let before = t.network().params().to_vec();
+        t.run_epoch();
+        let (net, after) = (t.network(), t.network().params());
+        let (s0, so) = (net.span(0), net.span(1));
+        let h = 5;
+        let moved = |r: std::ops::Range<usize>| before[r.clone()] != after[r];
+        assert!(moved(s0.w..s0.w + 4 * h) && moved(so.w..so.w + 4 * h));
+        assert!(moved(so.b..so.b + 4) && moved(s0.b..s0.end()));
+        let lazy = update == Update::Lazy;
+        assert_eq!(moved(s0.w + 4 * h..s0.w + 8 * h), !lazy, "{update:?}");
+        assert_eq!(moved(so.w + 4 * h..so.w + 8 * h), !lazy, "{update:?}");
+    }
+}
+
+/// Large batches run their passes and Adam steps in parallel chunks: the
+/// fitted weights are the same bits on 1 and 3 threads, dense and lazy.
+#[test]
+fn parallel_passes_give_the_same_bits_on_any_pool() {
+    let train = dense_random(400, 120, 0.5, 5);
+    for update in [Update::Dense, Update::Lazy] {
+        let cfg = AutoencoderConfig {
+            hidden: vec![40],
+            epochs: 2,
+            batch: 120,
+            dropout: 0.3,
+            update,
+            seed: Some(11),
+            ..AutoencoderConfig::default()
+        };
+        let fit = |threads| {
+            cfg.fit(
+                &train,
+                None,
+                &RunContext::new(threads, 1),
+                &mut NoopObserver,
+            )
+            .unwrap()
+        };
+        let (a, b) = (fit(1), fit(3));
+        let bits = |m: &crate::AutoencoderModel| {
+            m.network()
+                .params()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&a), bits(&b), "{update:?}");
+    }
 }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::net::{Adam, Network, Penalties};
 use crate::pass::{Batch, Vectors, Workspace};
-use crate::{AutoencoderConfig, AutoencoderModel, Error, Result};
+use crate::{AutoencoderConfig, AutoencoderModel, Error, Result, Update};
 
 /// Vectors per task when encoding or scoring all vectors in parallel.
 const CHUNK: usize = 256;
@@ -59,6 +59,7 @@ impl Trainer {
             return Err(Error::EmptyTrain);
         }
         let vectors = Vectors::new(train, config.user_based);
+        check_size(vectors.dim, &config.hidden)?;
         let active: Vec<u32> = (0..vectors.len())
             .filter(|&v| vectors.ptr[v + 1] > vectors.ptr[v])
             .map(|v| v as u32)
@@ -72,7 +73,10 @@ impl Trainer {
             train.global_mean(),
             &mut init,
         );
-        let ws = Workspace::new(config.path, &net);
+        let mut ws = Workspace::new(config.path, &net);
+        if config.update == Update::Lazy {
+            ws.set_lazy();
+        }
         Ok(Self {
             adam: Adam::new(net.n_params(), config.adam_beta1, config.adam_beta2),
             grad: vec![0.0; net.n_params()],
@@ -120,8 +124,15 @@ impl Trainer {
                 .forward_terms_fused(&self.net, &self.batch, &self.pen, m, true);
             self.ws
                 .backward_terms(&self.net, &self.batch, &self.pen, &mut self.grad);
-            self.adam
-                .step(&mut self.net, &self.grad, self.lr, &self.pen);
+            match self.ws.touched() {
+                Some(touched) => {
+                    self.adam
+                        .step_lazy(&mut self.net, &self.grad, self.lr, &self.pen, touched)
+                }
+                None => self
+                    .adam
+                    .step(&mut self.net, &self.grad, self.lr, &self.pen),
+            }
             batches += 1;
         }
         let loss = sum / batches.max(1) as f64 + self.net.regulariser(&self.pen);
@@ -292,6 +303,32 @@ impl Fit for AutoencoderConfig {
     }
 }
 
+/// The most weights a network may have: each weight costs 16 bytes (the
+/// weight, its gradient and Adam's two moments), so this bounds the fit
+/// near 4 GB.
+pub const MAX_PARAMS: usize = 250_000_000;
+
+/// Refuses a network of more than [`MAX_PARAMS`] weights before anything is
+/// allocated: `dim` inputs (users per movie item-based, movies per user
+/// user-based) through `hidden` and back.
+fn check_size(dim: usize, hidden: &[usize]) -> Result<()> {
+    let mut params = 0usize;
+    let mut prev = dim;
+    for &h in hidden.iter().chain(std::iter::once(&dim)) {
+        params = params.saturating_add(prev.saturating_add(1).saturating_mul(h));
+        prev = h;
+    }
+    if params > MAX_PARAMS {
+        return Err(Error::TooLarge {
+            dim,
+            hidden: hidden.to_vec(),
+            params,
+            limit: MAX_PARAMS,
+        });
+    }
+    Ok(())
+}
+
 impl AutoencoderConfig {
     /// [`Fit::fit`] on the current rayon pool (the model does not depend on
     /// its size) with the model seed resolved.
@@ -357,5 +394,19 @@ impl AutoencoderConfig {
         let mut model = trainer.into_model();
         model.set_epochs(epochs_run, best_epoch);
         Ok(model)
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn refuses_networks_over_the_weight_limit_before_allocating() {
+        assert!(check_size(610, &[500]).is_ok());
+        // ml-25m's 162,541 users per movie through 65,536 units: 21 billion weights.
+        let e = check_size(162_541, &[65_536]).unwrap_err().to_string();
+        assert!(e.contains("over the limit of 250000000"), "{e}");
+        assert!(check_size(usize::MAX, &[usize::MAX]).is_err());
     }
 }

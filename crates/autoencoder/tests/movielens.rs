@@ -10,10 +10,10 @@ use movierec_core::{Fallback, Fit, NoopObserver, RatingMatrix, Recommender, SetM
 
 /// (train matrix, validation, test) of the first 90/10 split.
 fn split() -> Option<(RatingMatrix, movierec_core::Ratings, movierec_core::Ratings)> {
-    let Some(dir) = std::env::var_os("MOVIELENS_DIR") else {
-        eprintln!("skipping: set MOVIELENS_DIR to an ml-latest-small folder to run this test");
-        return None;
-    };
+    let dir = movierec_data::dataset_for_tests(
+        env!("CARGO_MANIFEST_DIR"),
+        "autoencoder on ml-latest-small",
+    )?;
     let ds = movierec_data::load(dir.as_ref(), &Default::default()).unwrap();
     let splits = movierec_data::make_splits(
         &ds.ratings,

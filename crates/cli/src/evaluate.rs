@@ -6,8 +6,7 @@ use anyhow::{ensure, Context};
 use clap::Args;
 use movierec_core::{Fallback, Fit, RatingScale};
 use movierec_data::{
-    load, parse_scale, Columns, Dataset, GenericCsv, LoadOptions, OnDuplicate, Protocol,
-    SplitConfig,
+    parse_scale, Columns, Dataset, GenericCsv, LoadOptions, OnDuplicate, Protocol, SplitConfig,
 };
 use movierec_eval::{
     evaluate, evaluate_given, evaluate_tuned, grid, write_atomic, EvalOptions, GivenOptions,
@@ -36,7 +35,8 @@ pub struct EvaluateArgs {
     /// Tune inside each repeat (nested validation): search the model's grid
     /// on that repeat's validation part, refit the winner, score its test
     /// part. Slower, and free of any choice made on other repeats' ratings.
-    #[arg(long)]
+    /// Not with --train/--test: there, run `movierec tune` first.
+    #[arg(long, conflicts_with = "train")]
     tune: bool,
     /// The search space of --tune (TOML, `[MODEL]` tables of value lists);
     /// default: the built-in grid of `movierec tune`.
@@ -49,7 +49,7 @@ pub struct EvaluateArgs {
     #[arg(long)]
     json: bool,
     /// Also write the results to FILE (.md, .csv or .json by extension); repeatable.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = crate::report_file)]
     out: Vec<PathBuf>,
     /// A given train file (CSV with header holding user,item,rating; raw ids).
     #[arg(long, requires = "test", value_name = "FILE")]
@@ -115,7 +115,7 @@ pub struct ProtocolArgs {
     /// Dataset folder (ml-latest*, ml-100k, ml-1m, ml-10m, ...), or with
     /// `--columns` one ratings file.
     #[arg(long, env = "MOVIELENS_DIR", default_value = "data/ml-latest-small")]
-    data: PathBuf,
+    pub data: PathBuf,
     /// Protocol: holdout (the report's repeated 90/10), kfold, user-holdout or
     /// temporal; or `report`: the holdout splits measured the report's way
     /// (fed train + validation + test, every rated entry scored, training
@@ -223,7 +223,7 @@ impl ProtocolArgs {
                 scale: input.scale,
             }),
         };
-        Ok(load(&self.data, &opts)?)
+        crate::load_data(&self.data, &opts)
     }
 
     /// The protocol's options.

@@ -5,23 +5,32 @@ use std::path::PathBuf;
 
 use anyhow::ensure;
 use clap::Args;
-use movierec_data::{load, LoadOptions};
+use movierec_data::LoadOptions;
 use serde::Serialize;
 
+use movierec_core::text::shown;
+
 use crate::recommend::movie_cells;
+use crate::store::{CatalogMovie, Saved};
+use crate::titles::title_key;
 
 /// Arguments of `movierec movies`.
 #[derive(Debug, Args)]
 pub struct MoviesArgs {
-    /// Text to find in titles (case-insensitive).
+    /// Text to find in titles: case, accents, punctuation and a leading
+    /// "The" do not matter (`the terminator` finds `Terminator, The (1984)`).
     #[arg(long)]
     search: String,
     /// Dataset folder.
     #[arg(long, env = "MOVIELENS_DIR", default_value = "data/ml-latest-small")]
     data: PathBuf,
+    /// Search the titles saved in this model file instead of a dataset
+    /// folder (rating counts are the model's training ratings).
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
+    model: Option<PathBuf>,
     /// At most this many movies, the most rated first.
-    #[arg(long, default_value_t = 50)]
-    limit: usize,
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
     /// Print a JSON array instead of a table.
     #[arg(long)]
     json: bool,
@@ -38,38 +47,67 @@ struct MovieRow {
 
 /// Runs `movierec movies`.
 pub fn run(args: MoviesArgs, _quiet: bool) -> anyhow::Result<()> {
-    let ds = load(&args.data, &LoadOptions::default())?;
+    let (source, movies) = match &args.model {
+        Some(path) => {
+            let saved = Saved::load(path)?;
+            let counts = saved.train.item_counts(saved.items.len());
+            let movies: Vec<(CatalogMovie, usize)> = saved
+                .catalog
+                .iter()
+                .map(|m| {
+                    let n = saved.items.get(m.id).map_or(0, |i| counts[i as usize]);
+                    (m.clone(), n as usize)
+                })
+                .collect();
+            (path, movies)
+        }
+        None => {
+            let ds = crate::load_data(&args.data, &LoadOptions::default())?;
+            let mut counts = vec![0usize; ds.items.len()];
+            for r in &ds.ratings.entries {
+                counts[r.item.get()] += 1;
+            }
+            let movies = CatalogMovie::all_of(&ds.catalog)
+                .into_iter()
+                .map(|m| {
+                    let n = ds.items.get(m.id).map_or(0, |i| counts[i as usize]);
+                    (m, n)
+                })
+                .collect();
+            (&args.data, movies)
+        }
+    };
     ensure!(
-        !ds.catalog.is_empty(),
-        "{}: the dataset has no movie titles",
-        args.data.display()
+        !movies.is_empty(),
+        "{}: no movie titles to search",
+        source.display()
     );
-    let mut counts = vec![0usize; ds.items.len()];
-    for r in &ds.ratings.entries {
-        counts[r.item.get()] += 1;
-    }
-    let needle = args.search.to_lowercase();
-    let mut rows: Vec<MovieRow> = ds
-        .catalog
-        .iter()
-        .filter(|m| m.title.to_lowercase().contains(&needle))
-        .map(|m| MovieRow {
+    let needle = title_key(&args.search);
+    ensure!(
+        !needle.is_empty(),
+        "--search needs a letter or digit, got \"{}\"",
+        shown(&args.search, 40)
+    );
+    let mut rows: Vec<MovieRow> = movies
+        .into_iter()
+        .filter(|(m, _)| title_key(&m.title).contains(&needle))
+        .map(|(m, ratings)| MovieRow {
             movie_id: m.id,
-            title: m.title.clone(),
+            title: m.title,
             year: m.year,
-            genres: m.genres.clone(),
-            ratings: ds.items.get(m.id).map_or(0, |i| counts[i as usize]),
+            genres: m.genres,
+            ratings,
         })
         .collect();
     rows.sort_by(|a, b| b.ratings.cmp(&a.ratings).then(a.movie_id.cmp(&b.movie_id)));
-    rows.truncate(args.limit);
+    rows.truncate(args.limit as usize);
     if args.json {
         return crate::emit_json(&rows);
     }
     ensure!(
         !rows.is_empty(),
-        "no movie title contains {:?}",
-        args.search
+        "no movie title matches \"{}\"",
+        shown(&args.search, 60)
     );
     let mut t = String::from(
         "| movie_id | title | year | genres | ratings |\n| ---: | --- | ---: | --- | ---: |\n",

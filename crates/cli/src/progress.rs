@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use movierec_core::EpochRecord;
+use movierec_core::{Control, EpochRecord, Observer};
 use movierec_eval::Monitor;
 
 /// A bar over the repeats of one model, with the latest epoch as its message.
@@ -40,6 +40,9 @@ impl Bar {
             return ProgressBar::hidden();
         }
         let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+        );
         b.set_message(message.to_string());
         b.enable_steady_tick(Duration::from_millis(200));
         b
@@ -65,5 +68,90 @@ impl Monitor for Bar {
             .map(|m| format!(", validation RMSE {:.4}", m.rmse))
             .unwrap_or_default();
         self.bar.set_message(format!("epoch {}{val}", record.epoch));
+    }
+
+    fn progress(&mut self, phase: &str, done: usize, total: usize) {
+        self.bar.set_message(format!(
+            "{}: {phase} {}%",
+            self.model,
+            (done * 100).checked_div(total).unwrap_or(100)
+        ));
+    }
+}
+
+/// The style of a bar over counted work: position, rate and time left.
+pub fn counted_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {human_pos}/{human_len} ({per_sec}, ETA {eta}) {elapsed}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ")
+}
+
+/// A bar over `total` units of counted work (e.g. ratings read), with rate
+/// and ETA; hidden when `quiet`.
+pub fn counted(prefix: &str, total: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    b.set_style(counted_style());
+    b.set_prefix(prefix.to_string());
+    b.enable_steady_tick(Duration::from_millis(200));
+    b
+}
+
+/// The observer of one fit: each epoch on a spinner after what is being
+/// fitted; a long step within the fit (e.g. KNN's similarity blocks) as a
+/// bar with rate and ETA while it runs.
+pub struct FitProgress {
+    bar: ProgressBar,
+    what: String,
+    phase: Option<String>,
+}
+
+impl FitProgress {
+    /// The observer drawing on `bar` (a spinner), `what` its message.
+    pub fn new(bar: ProgressBar, what: String) -> Self {
+        Self {
+            bar,
+            what,
+            phase: None,
+        }
+    }
+}
+
+impl Observer for FitProgress {
+    fn on_epoch(&mut self, r: &EpochRecord) -> Control {
+        let val = r
+            .validation
+            .map(|m| format!(", validation RMSE {:.4}", m.rmse))
+            .unwrap_or_default();
+        self.bar
+            .set_message(format!("{}: epoch {}{val}", self.what, r.epoch));
+        Control::Continue
+    }
+
+    fn on_progress(&mut self, phase: &str, done: usize, total: usize) {
+        if self.bar.is_hidden() {
+            return;
+        }
+        if self.phase.as_deref() != Some(phase) {
+            self.phase = Some(phase.to_string());
+            self.bar.reset();
+            self.bar.set_length(total as u64);
+            self.bar.set_style(counted_style());
+            self.bar.set_prefix(format!("{}: {phase}", self.what));
+        }
+        self.bar.set_position(done as u64);
+        if done >= total {
+            // Back to a spinner for what follows.
+            self.phase = None;
+            self.bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .expect("valid template"),
+            );
+            self.bar.set_message(self.what.clone());
+        }
     }
 }

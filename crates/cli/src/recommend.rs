@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context};
 use clap::Args;
+use movierec_core::text::shown;
 use movierec_core::{ItemIdx, ScoreKind};
 use movierec_data::{load, LoadOptions};
 use serde::Serialize;
@@ -101,7 +102,7 @@ pub fn run(args: RecommendArgs, quiet: bool) -> anyhow::Result<()> {
                 .collect()
         }
         (None, Some(path)) => {
-            let rated = read_ratings(path, &saved)?;
+            let rated = read_ratings(path, &saved, quiet)?;
             saved
                 .model
                 .score_new_user(&rated, &mut scores)
@@ -115,11 +116,7 @@ pub fn run(args: RecommendArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let counts = saved.train.item_counts(n);
     let min = args.min_ratings.max(1);
-    let exclude: Vec<String> = args
-        .exclude_genre
-        .iter()
-        .map(|g| g.to_lowercase())
-        .collect();
+    let exclude = genres_to_exclude(&args.exclude_genre, &saved.catalog)?;
     let catalog = catalog_index(&saved.catalog);
     let scale = saved.meta.scale;
     let mut cands: Vec<(f32, u64, usize)> = (0..n)
@@ -178,11 +175,38 @@ pub fn run(args: RecommendArgs, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `--exclude-genre` values in lower case, each checked against the
+/// catalogue's genres: a misspelt genre (`horor`) would exclude nothing.
+fn genres_to_exclude(given: &[String], catalog: &[CatalogMovie]) -> anyhow::Result<Vec<String>> {
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut known: Vec<String> = catalog
+        .iter()
+        .flat_map(|m| m.genres.iter().map(|g| g.to_lowercase()))
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    given
+        .iter()
+        .map(|g| {
+            let lower = g.trim().to_lowercase();
+            ensure!(
+                known.contains(&lower),
+                "--exclude-genre: no genre \"{}\" in the catalogue; its genres: {}",
+                shown(g, 40),
+                known.join(", ")
+            );
+            Ok(lower)
+        })
+        .collect()
+}
+
 /// Keeps the `top` best of `(raw estimate, movie id, item)` candidates,
 /// best raw estimate first, ties by movie id (a partial sort, then the head
 /// sorted). Ranking by the clamped rating instead would tie every estimate
 /// above the top of the scale and list those by id.
-fn best_first(cands: &mut Vec<(f32, u64, usize)>, top: usize) {
+pub fn best_first(cands: &mut Vec<(f32, u64, usize)>, top: usize) {
     let order =
         |a: &(f32, u64, usize), b: &(f32, u64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
     if top < cands.len() {
@@ -198,9 +222,9 @@ fn best_first(cands: &mut Vec<(f32, u64, usize)>, top: usize) {
 
 /// Reads a new user's `movie,rating` file into dense (item, rating) pairs.
 /// The rating is the last field, so a title with commas may go unquoted.
-fn read_ratings(path: &Path, saved: &Saved) -> anyhow::Result<Vec<(ItemIdx, f32)>> {
+fn read_ratings(path: &Path, saved: &Saved, quiet: bool) -> anyhow::Result<Vec<(ItemIdx, f32)>> {
     let show = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{show}: cannot read"))?;
+    let text = crate::read_text(path, "the ratings file")?;
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -213,12 +237,15 @@ fn read_ratings(path: &Path, saved: &Saved) -> anyhow::Result<Vec<(ItemIdx, f32)
             && header[0].trim().eq_ignore_ascii_case("movie")
             && header[1].trim().eq_ignore_ascii_case("rating"),
         "{show}:1: the header must be `movie,rating`, got `{}`",
-        header.iter().collect::<Vec<_>>().join(",")
+        shown(&header.iter().collect::<Vec<_>>().join(","), 80)
     );
     let scale = saved.meta.scale;
     let mut out: Vec<(ItemIdx, f32)> = Vec::new();
     let mut lines: HashMap<u64, u64> = HashMap::new();
     let mut unknown = Vec::new();
+    // Which movie each line named, shown once the whole file has read well
+    // (a bad file gets its one error line alone).
+    let mut matched = Vec::new();
     for rec in rdr.records() {
         let rec = rec.with_context(|| format!("{show}: bad CSV"))?;
         let line = rec.position().map_or(0, |p| p.line());
@@ -231,6 +258,12 @@ fn read_ratings(path: &Path, saved: &Saved) -> anyhow::Result<Vec<(ItemIdx, f32)
         let last = rec.len() - 1;
         let movie = rec.iter().take(last).collect::<Vec<_>>().join(",");
         let id = resolve_movie(&movie, saved).with_context(|| format!("{show}:{line}"))?;
+        let title = saved.movie(id).map_or("", |m| m.title.as_str());
+        matched.push(format!(
+            "{show}:{line}: \"{}\" is {} (id {id})",
+            shown(movie.trim(), 60),
+            shown(title, 80)
+        ));
         let rating = rec[last].trim();
         let r: f32 = rating
             .parse()
@@ -238,8 +271,10 @@ fn read_ratings(path: &Path, saved: &Saved) -> anyhow::Result<Vec<(ItemIdx, f32)
             .filter(|r| scale.contains(*r))
             .with_context(|| {
                 format!(
-                    "{show}:{line}: rating {rating:?} is not a number in {}..{}",
-                    scale.min, scale.max
+                    "{show}:{line}: rating \"{}\" is not a number in {}..{}",
+                    shown(rating, 40),
+                    scale.min,
+                    scale.max
                 )
             })?;
         if let Some(first) = lines.insert(id, line) {
@@ -250,6 +285,16 @@ fn read_ratings(path: &Path, saved: &Saved) -> anyhow::Result<Vec<(ItemIdx, f32)
             None => unknown.push(id),
         }
     }
+    ensure!(
+        !out.is_empty(),
+        "{show}: no rated movie the model knows (it knows the {} movies with training ratings)",
+        saved.items.len()
+    );
+    if !quiet {
+        for m in &matched {
+            eprintln!("{m}");
+        }
+    }
     if !unknown.is_empty() {
         eprintln!(
             "note: {show}: {} movie(s) without training ratings add nothing: {:?}",
@@ -257,63 +302,15 @@ fn read_ratings(path: &Path, saved: &Saved) -> anyhow::Result<Vec<(ItemIdx, f32)
             unknown
         );
     }
-    ensure!(
-        !out.is_empty(),
-        "{show}: no rated movie the model knows (it knows the {} movies with training ratings)",
-        saved.items.len()
-    );
     Ok(out)
 }
 
-/// A movie named by id or title: an id, else the exact title (with its
-/// year), else the one title containing the text (case-insensitive).
+/// A movie named by id or title in a saved model's catalogue (see
+/// [`crate::titles::find_movie`]).
 pub fn resolve_movie(text: &str, saved: &Saved) -> anyhow::Result<u64> {
-    let text = text.trim();
-    ensure!(!text.is_empty(), "empty movie name");
-    if let Ok(id) = text.parse::<u64>() {
-        if saved.movie(id).is_some() || saved.items.get(id).is_some() {
-            return Ok(id);
-        }
-    }
-    if let Some(m) = saved.catalog.iter().find(|m| m.title == text) {
-        return Ok(m.id);
-    }
-    let lower = text.to_lowercase();
-    let exact: Vec<&CatalogMovie> = saved
-        .catalog
-        .iter()
-        .filter(|m| m.title.to_lowercase() == lower)
-        .collect();
-    if let [m] = exact.as_slice() {
-        return Ok(m.id);
-    }
-    let found: Vec<&CatalogMovie> = saved
-        .catalog
-        .iter()
-        .filter(|m| m.title.to_lowercase().contains(&lower))
-        .collect();
-    match found.as_slice() {
-        [m] => Ok(m.id),
-        [] if text.parse::<u64>().is_ok() => bail!("no movie has id {text}"),
-        [] => bail!("no movie title contains {text:?} (try `movierec movies --search`)"),
-        many => {
-            let list: Vec<String> = many
-                .iter()
-                .take(10)
-                .map(|m| format!("{} ({})", m.title, m.id))
-                .collect();
-            let more = if many.len() > 10 {
-                format!(" and {} more", many.len() - 10)
-            } else {
-                String::new()
-            };
-            bail!(
-                "{text:?} matches {} movies: {}{more}; give the exact title with its year, or the id",
-                many.len(),
-                list.join("; ")
-            )
-        }
-    }
+    crate::titles::find_movie(text, &saved.catalog, |id| {
+        saved.movie(id).is_some() || saved.items.get(id).is_some()
+    })
 }
 
 /// The catalogue of a dataset folder.

@@ -8,6 +8,10 @@
 //! `report-protocol.{md,json}`, `reproduce.{md,json}` (every row in the
 //! usual evaluate format, curves included), `curves-autoencoder.svg`,
 //! `curves-mf-sgd.svg`, `curves-mf-dense.svg`, `time-to-accuracy.{svg,md}`.
+//!
+//! `--sweep` runs the sweep of the report's open readings instead ([`sweep`]):
+//! it writes its own section of `report-protocol.md`, which a later full
+//! `reproduce` keeps, `report-sweep.json` and `curves-report-sweep.svg`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,7 +20,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Parser};
 use movierec_core::{Fallback, Fit};
-use movierec_data::{load, Dataset, LoadOptions, Protocol, SplitConfig};
+use movierec_data::{Dataset, LoadOptions, Protocol, SplitConfig};
 use movierec_eval::{
     evaluate_report, table1, table2, write_atomic, write_curves_svg, write_time_to_accuracy,
     EvalOptions, ModelReport, RankingOptions, Report, ReportFigures, ReportProtocolModel,
@@ -28,6 +32,8 @@ use serde::Serialize;
 use crate::evaluate::provenance;
 use crate::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
 use crate::progress::Bar;
+
+pub mod sweep;
 
 /// Steps of the report's dense-GD MF in a full run: each step is a dense
 /// `users x items` product, so the row runs under a budget (stated in the
@@ -50,16 +56,15 @@ pub struct ReproduceArgs {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Folder under which `<dataset>/` receives the tables and plots.
-    #[arg(long, default_value = "results")]
-    out_dir: PathBuf,
-    /// The report's published figures (TOML).
-    #[arg(
-        long,
-        default_value = "results/report-figures.toml",
-        value_name = "FILE.toml"
-    )]
-    figures: PathBuf,
+    /// Folder under which `<dataset>/` receives the tables and plots
+    /// (default `results`; `results/quick` with --quick, so that a quick run
+    /// never overwrites the five-repeat tables).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// The report's published figures (TOML). Default: the repository's
+    /// `results/report-figures.toml`, compiled into the program.
+    #[arg(long, value_name = "FILE.toml")]
+    figures: Option<PathBuf>,
     /// Steps of the report's dense-GD MF (default 150; 30 with --quick).
     #[arg(long)]
     dense_steps: Option<usize>,
@@ -67,6 +72,18 @@ pub struct ReproduceArgs {
     /// in reproduce.md, and the `popular` row), which cost a few seconds.
     #[arg(long)]
     no_ranking: bool,
+    /// Run only the sweep of the readings the report's autoencoder code
+    /// leaves open (DATA_SIZE, training length, noise, loss reduction) on
+    /// repeat 0, and write its section of report-protocol.md,
+    /// report-sweep.json and curves-report-sweep.svg.
+    #[arg(long)]
+    sweep: bool,
+    /// Epochs of the sweep's one-factor runs.
+    #[arg(long, default_value_t = 300, requires = "sweep")]
+    sweep_epochs: usize,
+    /// Epochs of the sweep's combinations (few movies, no decay).
+    #[arg(long, default_value_t = 2000, requires = "sweep")]
+    sweep_long: usize,
 }
 
 /// One row of the tables: a model, its flags, and what it is.
@@ -234,8 +251,23 @@ struct Done {
 /// Runs `movierec reproduce`.
 pub fn run(args: ReproduceArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     let start = Instant::now();
-    let figures = ReportFigures::read(&args.figures)?;
-    let dataset = load(&args.data, &LoadOptions::default())?;
+    let figures = match &args.figures {
+        Some(path) => ReportFigures::read(path)?,
+        None => ReportFigures::parse(
+            include_str!("../../../results/report-figures.toml"),
+            Path::new("results/report-figures.toml"),
+        )?,
+    };
+    let dataset = crate::load_data(&args.data, &LoadOptions::default())?;
+    if args.sweep {
+        let dir = crate::out_dir(args.out_dir.as_deref(), args.quick).join(&dataset.name);
+        let s = sweep::SweepArgs {
+            epochs: args.sweep_epochs,
+            long: args.sweep_long,
+            seed: args.seed,
+        };
+        return sweep::run(&dataset, &figures, &dir, &s, quiet, start);
+    }
     let repeats = if args.quick { 1 } else { 5 };
     let dense_steps = args.dense_steps.unwrap_or(if args.quick {
         DENSE_STEPS_QUICK
@@ -269,10 +301,13 @@ pub fn run(args: ReproduceArgs, quiet: bool, threads: usize) -> anyhow::Result<(
             peak_mib,
         });
     }
-    let dir = args.out_dir.join(&dataset.name);
+    let dir = crate::out_dir(args.out_dir.as_deref(), args.quick).join(&dataset.name);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
     write_outputs(&dir, &dataset, &args, &figures, &done)?;
+    // The report's Table 1 beside ours is what a first run should show.
+    let table1 = crate::read_text(&dir.join("table1-accuracy.md"), "Table 1")?;
+    crate::emit(&table1)?;
     if !quiet {
         eprintln!(
             "reproduce: {} rows on {} in {:.1} s; wrote {}",
@@ -324,8 +359,15 @@ fn write_outputs(
     };
     let mut md = proto.to_markdown();
     md.push_str(&explain_77(done, figures));
-    write_atomic(&dir.join("report-protocol.md"), md.as_bytes())?;
-    proto.write(&dir.join("report-protocol.json"))?;
+    // The sweep's section (`reproduce --sweep`) is kept.
+    let md_path = dir.join("report-protocol.md");
+    let json_path = dir.join("report-protocol.json");
+    let old_md = std::fs::read_to_string(&md_path).unwrap_or_default();
+    if let Some(section) = sweep::extract(&old_md) {
+        md = sweep::splice(&md, section);
+    }
+    write_atomic(&md_path, md.as_bytes())?;
+    proto.write(&json_path)?;
 
     let find = |label: &str| {
         done.iter()

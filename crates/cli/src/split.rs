@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use movierec_core::Rating;
-use movierec_data::{load, make_splits, Dataset, LoadOptions, Protocol, SplitConfig};
+use movierec_data::{make_split, Dataset, LoadOptions, Protocol, SplitConfig};
 use movierec_eval::write_atomic;
 
 /// Arguments of `movierec split`.
@@ -38,23 +38,16 @@ pub struct SplitArgs {
 
 /// Runs `movierec split`.
 pub fn run(args: SplitArgs, _quiet: bool) -> anyhow::Result<()> {
-    let ds = load(&args.data, &LoadOptions::default())?;
+    let ds = crate::load_data(&args.data, &LoadOptions::default())?;
     let cfg = SplitConfig {
         protocol: args.protocol,
         test_fraction: args.test_fraction,
         validation_fraction: 0.0,
-        repeats: args.repeat + 1,
+        repeats: args.repeat.saturating_add(1),
         folds: args.folds,
         seed: args.seed,
     };
-    let splits = make_splits(&ds.ratings, ds.timestamps.as_deref(), &cfg)?;
-    let split = splits.get(args.repeat).with_context(|| {
-        format!(
-            "the protocol makes {} split(s), not {}",
-            splits.len(),
-            args.repeat + 1
-        )
-    })?;
+    let split = make_split(&ds.ratings, ds.timestamps.as_deref(), &cfg, args.repeat)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the folder", args.out.display()))?;
     let mut train = split.train.clone();

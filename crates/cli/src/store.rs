@@ -76,6 +76,37 @@ impl std::ops::DerefMut for Saved {
     }
 }
 
+impl Contents {
+    /// What `train` saves beside a model fitted on `ds`: its ids, titles and
+    /// scale, the training ratings and the fallback. The model's `name` and
+    /// `config` are filled in once it is fitted.
+    pub fn for_dataset(
+        ds: &movierec_data::Dataset,
+        holdout: bool,
+        seed: u64,
+        threads: usize,
+        train: TrainRatings,
+        fallback: FallbackModel,
+    ) -> Self {
+        Self {
+            meta: Meta {
+                name: String::new(),
+                config: String::new(),
+                dataset: ds.name.clone(),
+                holdout,
+                seed,
+                threads,
+                scale: ds.ratings.scale,
+            },
+            users: ds.users.clone(),
+            items: ds.items.clone(),
+            train,
+            catalog: CatalogMovie::all_of(&ds.catalog),
+            fallback,
+        }
+    }
+}
+
 /// How a model was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
@@ -278,11 +309,30 @@ impl Saved {
             "inconsistent model file: {n_users} user ids for a model of {} users",
             self.model.n_users().unwrap_or(0)
         );
-        if let FallbackModel::Bias(b) = &self.fallback {
-            ensure!(
-                b.user_bias.len() == n_users && b.item_bias.len() == n_items,
-                "inconsistent model file: fallback sizes"
-            );
+        ensure!(
+            t.values.iter().all(|v| v.is_finite()),
+            "inconsistent model file: a training rating is not a finite number"
+        );
+        let scale = self.meta.scale;
+        ensure!(
+            scale.min.is_finite() && scale.max.is_finite() && scale.min <= scale.max,
+            "inconsistent model file: the rating scale {}..{} is not a finite range",
+            scale.min,
+            scale.max
+        );
+        match &self.fallback {
+            FallbackModel::Bias(b) => {
+                ensure!(
+                    b.user_bias.len() == n_users && b.item_bias.len() == n_items,
+                    "inconsistent model file: fallback sizes"
+                );
+                b.validate()
+                    .map_err(|e| anyhow::anyhow!("inconsistent model file: fallback: {e}"))?;
+            }
+            FallbackModel::Constant(c) => ensure!(
+                c.is_finite(),
+                "inconsistent model file: the fallback {c} is not a finite number"
+            ),
         }
         Ok(())
     }
@@ -434,6 +484,34 @@ mod tests {
             "{}",
             err(&v)
         );
+    }
+
+    /// Contents that decode but would make a command panic or print NaN
+    /// (a reversed or NaN scale, non-finite ratings or fallback) are errors.
+    #[test]
+    fn contents_with_bad_numbers_are_errors() {
+        let (good, model) = small();
+        type Edit = fn(&mut Contents);
+        let edits: [(&str, Edit); 5] = [
+            ("scale", |c| c.meta.scale = RatingScale::new(5.0, 0.5)),
+            ("scale", |c| c.meta.scale.max = f32::NAN),
+            ("training rating", |c| c.train.values[1] = f32::INFINITY),
+            ("fallback", |c| {
+                c.fallback = FallbackModel::Constant(f32::NAN)
+            }),
+            ("fallback", |c| {
+                if let FallbackModel::Bias(b) = &mut c.fallback {
+                    b.mu = f32::NAN;
+                }
+            }),
+        ];
+        for (want, edit) in edits {
+            let mut c = good.clone();
+            edit(&mut c);
+            let bytes = c.to_bytes(ModelKind::Bias, &model).unwrap();
+            let err = Saved::from_bytes(&bytes).err().expect(want).to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        }
     }
 
     proptest! {

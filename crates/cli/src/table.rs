@@ -15,7 +15,7 @@ pub struct TableArgs {
     #[arg(long = "from", value_name = "FILE.json", required = true)]
     from: Vec<PathBuf>,
     /// Where to write the table (.md, .csv or .json by extension); repeatable.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = crate::report_file)]
     out: Vec<PathBuf>,
     /// Show the ranking figures at this list length (one of the reports'
     /// `evaluate --ranking --at` lengths) instead of the first.
@@ -27,8 +27,7 @@ pub struct TableArgs {
 pub fn run(args: TableArgs) -> anyhow::Result<()> {
     let mut merged: Option<Report> = None;
     for path in &args.from {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = crate::read_text(path, "the report")?;
         let report: Report = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a movierec report", path.display()))?;
         match &mut merged {

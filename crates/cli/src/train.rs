@@ -9,27 +9,27 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
-use indicatif::ProgressBar;
-use movierec_core::{
-    Control, EpochRecord, Fit, NoopObserver, Observer, RatingMatrix, Ratings, RunContext, UserIdx,
-};
-use movierec_data::{carve_validation, make_splits, SplitConfig};
+use movierec_core::{Fit, RatingMatrix, Ratings, RunContext, UserIdx};
+use movierec_data::{carve_validation, make_split, SplitConfig};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::evaluate::ProtocolArgs;
 use crate::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
-use crate::progress::Bar;
-use crate::store::{CatalogMovie, Contents, Meta, TrainRatings};
+use crate::progress::{Bar, FitProgress};
+use crate::store::{Contents, TrainRatings};
 
-/// Arguments of `movierec train`.
+/// Arguments of `movierec train`. The protocol flags serve `--holdout`
+/// (its split 0); `--repeats` is evaluate's and hidden here.
 #[derive(Debug, Args)]
+#[command(mut_arg("repeats", |a| a.hide(true)))]
 pub struct TrainArgs {
     /// The model to fit; by default the best top-N model (EASE).
     #[arg(long, value_enum, default_value = "ease")]
     model: ModelKind,
+    #[command(flatten)]
+    distributed: crate::launch::DistributedArgs,
     #[command(flatten)]
     model_args: ModelArgs,
     #[command(flatten)]
@@ -47,11 +47,24 @@ pub struct TrainArgs {
     /// 0 keeps the exact store.
     #[arg(long, value_name = "N", default_value_t = 200)]
     knn_cap: usize,
+    /// One fit instead of two: the model is fitted once on the training
+    /// part, the validation part (--validation-fraction of the ratings)
+    /// serving only its own choices (early stopping, K) and left out of the
+    /// fit; with --validation-fraction 0 the one fit is on every rating,
+    /// with nothing chosen on validation. Without it, the choices are
+    /// refitted on all ratings (two fits).
+    #[arg(long)]
+    no_refit: bool,
 }
 
 /// Runs `movierec train`.
 pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     let start = Instant::now();
+    if args.distributed.workers.is_some() {
+        let (m, d) = (&args.model_args, &args.distributed);
+        let (p, out) = (&args.protocol, &args.out);
+        return crate::launch::train(args.model, m, p, out, args.holdout, d, quiet, threads);
+    }
     let spinner = Bar::spinner("reading ratings", quiet);
     let ds = args.protocol.load()?;
     let opts = args.protocol.options(true, threads);
@@ -63,11 +76,7 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
             repeats: 1,
             ..opts.split.clone()
         };
-        let splits = make_splits(&ds.ratings, ds.timestamps.as_deref(), &cfg)?;
-        let s = splits
-            .into_iter()
-            .next()
-            .context("the protocol made no split")?;
+        let s = make_split(&ds.ratings, ds.timestamps.as_deref(), &cfg, 0)?;
         (s.train, s.validation)
     } else {
         let n = ds.ratings.len();
@@ -87,26 +96,19 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     let mut visitor = TrainRun {
         ctx,
         out: &args.out,
-        contents: Contents {
-            meta: Meta {
-                name: String::new(),
-                config: String::new(),
-                dataset: ds.name.clone(),
-                holdout: args.holdout,
-                seed,
-                threads: ctx.threads,
-                scale: ds.ratings.scale,
-            },
-            users: ds.users.clone(),
-            items: ds.items.clone(),
-            train: saved_train,
-            catalog: CatalogMovie::all_of(&ds.catalog),
+        contents: Contents::for_dataset(
+            &ds,
+            args.holdout,
+            seed,
+            ctx.threads,
+            saved_train,
             fallback,
-        },
+        ),
         train: &train,
         validation: &validation,
         all: &all,
         quiet,
+        no_refit: args.no_refit,
     };
     let name = with_model(args.model, &model_args, &mut visitor)?;
     let bytes = std::fs::metadata(&args.out).map_or(0, |m| m.len());
@@ -130,7 +132,7 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
 }
 
 /// The training ratings as rows by user.
-fn train_ratings(m: &RatingMatrix) -> TrainRatings {
+pub fn train_ratings(m: &RatingMatrix) -> TrainRatings {
     let mut t = TrainRatings {
         ptr: Vec::with_capacity(m.n_users() + 1),
         items: Vec::with_capacity(m.nnz()),
@@ -155,20 +157,7 @@ struct TrainRun<'a> {
     validation: &'a Ratings,
     all: &'a Ratings,
     quiet: bool,
-}
-
-/// Shows the latest epoch on a spinner.
-struct Progress(ProgressBar);
-
-impl Observer for Progress {
-    fn on_epoch(&mut self, r: &EpochRecord) -> Control {
-        let val = r
-            .validation
-            .map(|m| format!(", validation RMSE {:.4}", m.rmse))
-            .unwrap_or_default();
-        self.0.set_message(format!("epoch {}{val}", r.epoch));
-        Control::Continue
-    }
+    no_refit: bool,
 }
 
 impl ModelVisitor for TrainRun<'_> {
@@ -185,29 +174,65 @@ impl ModelVisitor for TrainRun<'_> {
         let (model, chosen) = if self.validation.is_empty() {
             let m = RatingMatrix::new(self.all)?;
             let model = config
-                .fit(&m, None, ctx, &mut Progress(bar.clone()))
+                .fit(
+                    &m,
+                    None,
+                    ctx,
+                    &mut FitProgress::new(bar.clone(), format!("{name}: fitting")),
+                )
                 .map_err(fit_err)?;
             (model, config)
         } else {
             let m = RatingMatrix::new(self.train)?;
             let first = config
-                .fit(&m, Some(self.validation), ctx, &mut Progress(bar.clone()))
+                .fit(
+                    &m,
+                    Some(self.validation),
+                    ctx,
+                    &mut FitProgress::new(bar.clone(), format!("{name}: fitting")),
+                )
                 .map_err(fit_err)?;
             drop(m);
+            if self.no_refit {
+                bar.finish_and_clear();
+                return self.save(kind, name, &first, &config);
+            }
             let again = config.refit_config(&first);
             drop(first);
             bar.set_message(format!("{name}: refitting on all ratings"));
             let full = RatingMatrix::new(self.all)?;
             let model = again
-                .fit(&full, None, ctx, &mut NoopObserver)
+                .fit(
+                    &full,
+                    None,
+                    ctx,
+                    &mut FitProgress::new(bar.clone(), format!("{name}: refitting on all ratings")),
+                )
                 .map_err(fit_err)?;
             (model, again)
         };
         bar.finish_and_clear();
+        self.save(kind, name, &model, &chosen)
+    }
+}
+
+impl TrainRun<'_> {
+    /// Saves `model`, fitted with `chosen`, with the contents.
+    fn save<F>(
+        &mut self,
+        kind: ModelKind,
+        name: &str,
+        model: &F::Model,
+        chosen: &F,
+    ) -> anyhow::Result<String>
+    where
+        F: Fit + Serialize,
+        F::Model: Serialize,
+    {
         self.contents.meta.name = name.to_string();
-        self.contents.meta.config = serde_json::to_string(&chosen)?;
+        self.contents.meta.config = serde_json::to_string(chosen)?;
         let spinner = Bar::spinner("saving", self.quiet);
-        self.contents.save(self.out, kind, &model)?;
+        self.contents.save(self.out, kind, model)?;
         spinner.finish_and_clear();
         Ok(name.to_string())
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use movierec_core::{rng_for, Fit};
-use movierec_data::Dataset;
+use movierec_data::{Dataset, SplitConfig};
 use movierec_eval::{grid, tune, EvalOptions};
 use rand::seq::SliceRandom;
 use serde::de::DeserializeOwned;
@@ -34,9 +34,11 @@ pub struct TuneArgs {
     #[arg(long)]
     trials: Option<usize>,
     /// Folder under which `<dataset>/tuning-<model>.md` and `.json` are written
-    /// (`<model>` with its preset, e.g. `mf-sgd-report`).
-    #[arg(long, default_value = "results")]
-    out_dir: PathBuf,
+    /// (`<model>` with its preset, e.g. `mf-sgd-report`). Default `results`,
+    /// or `results/quick` with fewer than the default 5 repeats, so that a
+    /// quick search never overwrites the committed five-repeat tables.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
 }
 
 /// Runs `movierec tune`.
@@ -66,7 +68,8 @@ pub fn run(args: TuneArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     };
     let mut report = with_model(args.model, &args.model_args, &mut v)?;
     report.provenance = Some(provenance());
-    let dir = args.out_dir.join(&dataset.name);
+    let quick = opts.split.repeats < SplitConfig::default().repeats;
+    let dir = crate::out_dir(args.out_dir.as_deref(), quick).join(&dataset.name);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
     for ext in ["md", "json"] {

@@ -29,11 +29,23 @@ fn settings(mut config: serde_json::Value) -> serde_json::Value {
     config
 }
 
+/// Settings added after the tuning files were recorded, with the value that
+/// keeps the behaviour the tuning measured; a recorded winner without the key
+/// is compared as if it held that value.
+const ADDED_SINCE_TUNING: &[(&str, &str)] = &[("update", "dense")];
+
 fn assert_default_is_winner<C: Serialize + Default>(model: &str) {
-    let default = settings(serde_json::to_value(C::default()).unwrap());
+    let mut default = settings(serde_json::to_value(C::default()).unwrap());
+    let winner = recorded_winner(model);
+    if let Some(m) = default.as_object_mut() {
+        for (key, old) in ADDED_SINCE_TUNING {
+            if winner.get(key).is_none() && m.get(*key) == Some(&serde_json::json!(old)) {
+                m.remove(*key);
+            }
+        }
+    }
     assert_eq!(
-        default,
-        recorded_winner(model),
+        default, winner,
         "{model}: Default differs from the tuning winner"
     );
 }

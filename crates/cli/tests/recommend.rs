@@ -178,7 +178,7 @@ fn bad_ratings_files_name_the_file_line_and_problem() {
         (
             "movie,rating\nNo Such Film,4\n",
             ":2",
-            "no movie title contains",
+            "no movie title matches",
         ),
         ("movie,rating\n2,9\n", ":2", "not a number in 0.5..5"),
         (

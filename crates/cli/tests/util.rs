@@ -54,13 +54,7 @@ pub fn synth(out: &Path, users: u32, items: u32, ratings: u32, seed: u64) {
 /// The ml-latest-small folder `MOVIELENS_DIR` names; `None`, saying that
 /// `what` is skipped, when it is unset.
 pub fn data_dir(what: &str) -> Option<PathBuf> {
-    match std::env::var_os("MOVIELENS_DIR") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!("MOVIELENS_DIR is not set: skipping {what}");
-            None
-        }
-    }
+    movierec_data::dataset_for_tests(env!("CARGO_MANIFEST_DIR"), what)
 }
 
 pub fn stdout(o: &Output) -> String {

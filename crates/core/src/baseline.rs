@@ -33,6 +33,16 @@ impl Recommender for Constant {
     fn predict(&self, _user: UserIdx, _item: ItemIdx) -> Option<f32> {
         Some(self.value)
     }
+    fn validate(&self) -> Result<(), Error> {
+        if self.value.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::InvalidModel(format!(
+                "the constant {} is not a finite number",
+                self.value
+            )))
+        }
+    }
 }
 
 /// A constant prediction; the report's default rating is 3.0.
@@ -169,6 +179,7 @@ impl Recommender for BiasBaseline {
     }
     /// The new user's bias as one sweep of the fit computes it.
     fn score_new_user(&self, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), Error> {
+        crate::check_rated(rated, self.item_bias.len())?;
         let dev: f64 = rated
             .iter()
             .map(|&(i, r)| f64::from(r - self.mu - self.item_bias[i.get()]))
@@ -187,11 +198,16 @@ impl Recommender for BiasBaseline {
                 .iter()
                 .chain(&self.item_bias)
                 .all(|b| b.is_finite());
-        if finite {
-            Ok(())
-        } else {
-            Err(Error::InvalidModel("a bias is not a finite number".into()))
+        if !finite {
+            return Err(Error::InvalidModel("a bias is not a finite number".into()));
         }
+        if self.reg_user < 0.0 {
+            return Err(Error::InvalidModel(format!(
+                "the user-bias regularisation {} is negative",
+                self.reg_user
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -311,6 +327,18 @@ impl Recommender for Popular {
     fn score_new_user(&self, _rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), Error> {
         out.copy_from_slice(&self.counts);
         Ok(())
+    }
+    fn validate(&self) -> Result<(), Error> {
+        match self
+            .counts
+            .iter()
+            .position(|c| !(c.is_finite() && *c >= 0.0))
+        {
+            Some(i) => Err(Error::InvalidModel(format!(
+                "popular: the count of item {i} is not a number >= 0"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -481,6 +509,44 @@ mod tests {
             model.recommend(UserIdx(1), 5, &m),
             vec![(ItemIdx(0), 1.0), (ItemIdx(2), 0.0)]
         );
+    }
+
+    /// A loaded bias, constant or popular model with a non-finite number
+    /// or a negative regularisation is an error; a fold-in outside the
+    /// items is an error, not a panic.
+    #[test]
+    fn validate_rejects_damaged_baselines() {
+        let m = small();
+        let good = BiasConfig::default()
+            .fit(&m, None, &RunContext::default(), &mut NoopObserver)
+            .unwrap();
+        good.validate().unwrap();
+        for edit in [
+            |b: &mut BiasBaseline| b.mu = f32::NAN,
+            |b: &mut BiasBaseline| b.item_bias[1] = f32::INFINITY,
+            |b: &mut BiasBaseline| b.user_bias[0] = f32::NEG_INFINITY,
+            |b: &mut BiasBaseline| b.reg_user = -1.0,
+            |b: &mut BiasBaseline| b.reg_user = f32::NAN,
+        ] {
+            let mut b = good.clone();
+            edit(&mut b);
+            assert!(matches!(b.validate(), Err(Error::InvalidModel(_))));
+        }
+        let mut out = vec![0.0; 3];
+        assert!(good.score_new_user(&[(ItemIdx(7), 4.0)], &mut out).is_err());
+        let c = Constant {
+            value: f32::NAN,
+            n_items: 3,
+        };
+        assert!(matches!(c.validate(), Err(Error::InvalidModel(_))));
+        for counts in [vec![1.0, f32::NAN], vec![-1.0]] {
+            assert!(Popular { counts }.validate().is_err());
+        }
+        Popular {
+            counts: vec![0.0, 2.0],
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]

@@ -35,6 +35,15 @@ pub enum Error {
     /// The model cannot do what was asked (fold in a user, compare items...).
     #[error("{0}")]
     Unsupported(String),
+    /// A fit produced numbers that are not finite (NaN or infinite): the
+    /// model would score nothing, so none is returned.
+    #[error("training diverged at epoch {epoch}: {what}")]
+    Diverged {
+        /// 1-based epoch (or step, or iteration) at which it was seen.
+        epoch: usize,
+        /// What was not finite, and what to change.
+        what: String,
+    },
     /// A model read from outside is inconsistent (an index out of range, a
     /// NaN weight): it was edited or damaged.
     #[error("invalid model: {0}")]

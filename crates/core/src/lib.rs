@@ -37,6 +37,7 @@ mod matrix;
 pub mod metrics;
 mod model;
 mod ratings;
+pub mod text;
 pub mod training;
 
 pub use baseline::{

@@ -203,6 +203,12 @@ pub trait Observer: Send {
     fn wants_training_metrics(&self) -> bool {
         true
     }
+
+    /// Progress within a long step that is not an epoch (e.g. KNN's
+    /// similarity blocks): `done` of `total` units of `phase`. Called now and
+    /// then, from whichever thread finished the work (a fit holds the
+    /// observer behind a lock for that); the default ignores it.
+    fn on_progress(&mut self, _phase: &str, _done: usize, _total: usize) {}
 }
 
 /// An observer that records nothing and never stops training.

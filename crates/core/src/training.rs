@@ -27,7 +27,7 @@
 //!         |trained, epoch| {
 //!             *trained += 1;
 //!             let record = EpochRecord { epoch, ..Default::default() };
-//!             Ok::<_, std::convert::Infallible>(Epoch { record, score: Some(errors[epoch - 1]) })
+//!             Ok::<_, movierec_core::Error>(Epoch { record, score: Some(errors[epoch - 1]) })
 //!         },
 //!         |trained, slot| *slot = Some(*trained),
 //!     )
@@ -235,9 +235,16 @@ impl EpochLoop {
     /// holds one. Stops when early stopping says so or the observer returns
     /// [`Control::Stop`], after that epoch.
     ///
+    /// Every epoch's training loss and training RMSE, where the record has
+    /// them, must be finite: a NaN or infinite one (a learning rate too
+    /// large) ends the fit with [`Error::Diverged`](crate::Error::Diverged),
+    /// so that no model diverged to NaN is ever returned. Trainers whose
+    /// record may lack the loss check their parameters themselves.
+    ///
     /// # Errors
-    /// The first error of `epoch`, at once.
-    pub fn run<T, S, E>(
+    /// The first error of `epoch`, at once; [`Error::Diverged`](crate::Error::Diverged)
+    /// (converted into `E`) at the first epoch whose loss is not finite.
+    pub fn run<T, S, E: From<crate::Error>>(
         &self,
         trainer: &mut T,
         observer: &mut dyn Observer,
@@ -249,6 +256,7 @@ impl EpochLoop {
         let mut epochs_run = 0;
         for n in 1..=self.epochs {
             let Epoch { record, score } = epoch(trainer, n)?;
+            check_finite(&record)?;
             epochs_run = n;
             let control = observer.on_epoch(&record);
             if let Some(score) = score {
@@ -274,11 +282,37 @@ impl EpochLoop {
     }
 }
 
+/// [`Error::Diverged`](crate::Error::Diverged) where the record's training
+/// loss or training RMSE is not finite.
+fn check_finite(record: &EpochRecord) -> Result<(), crate::Error> {
+    let bad = |what: &str, x: f64| {
+        Err(diverged(
+            record.epoch,
+            &format!("the training {what} is {x}"),
+        ))
+    };
+    if let Some(loss) = record.loss.filter(|x| !x.is_finite()) {
+        return bad("loss", loss);
+    }
+    if let Some(m) = record.train.filter(|m| m.n > 0 && !m.rmse.is_finite()) {
+        return bad("RMSE", m.rmse);
+    }
+    Ok(())
+}
+
+/// The error of a fit that diverged at `epoch` because of `what` (e.g. "the
+/// training loss is NaN"), with the usual remedy: a smaller learning rate.
+pub fn diverged(epoch: usize, what: &str) -> crate::Error {
+    crate::Error::Diverged {
+        epoch,
+        what: format!("{what}; lower the learning rate (--lr)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::NoopObserver;
-    use std::convert::Infallible;
 
     #[test]
     fn early_stopping_counts_evaluations_without_improvement() {
@@ -331,7 +365,7 @@ mod tests {
                         epoch: n,
                         ..Default::default()
                     };
-                    Ok::<_, Infallible>(Epoch {
+                    Ok::<_, crate::Error>(Epoch {
                         record,
                         score: scores[n - 1],
                     })
@@ -394,7 +428,7 @@ mod tests {
             |c, n| {
                 *c += 1;
                 if n == 2 {
-                    Err("diverged")
+                    Err(crate::Error::Empty("epoch 2"))
                 } else {
                     Ok(Epoch {
                         record: EpochRecord::default(),
@@ -404,6 +438,6 @@ mod tests {
             },
             |_, _: &mut Option<()>| {},
         );
-        assert_eq!((r.err(), calls), (Some("diverged"), 2));
+        assert_eq!((r.err(), calls), (Some(crate::Error::Empty("epoch 2")), 2));
     }
 }

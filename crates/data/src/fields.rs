@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use movierec_core::IdMap;
@@ -81,13 +81,9 @@ fn parse_f32_slow(field: &[u8]) -> Option<f32> {
     std::str::from_utf8(field).ok()?.parse().ok()
 }
 
-/// Shows a field in an error message (lossy UTF-8, cut to 40 characters).
+/// Shows a field in an error message: escaped, cut to 40 characters.
 pub(crate) fn show(field: &[u8]) -> String {
-    let s = String::from_utf8_lossy(field);
-    match s.char_indices().nth(40) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.into_owned(),
-    }
+    movierec_core::text::shown_bytes(field, 40)
 }
 
 /// Text of a field: UTF-8 when valid, else Latin-1 (ml-100k and ml-1m ship
@@ -256,6 +252,23 @@ impl LineIndex {
 /// Reads a file line by line, counting lines from 1. A line that lies whole
 /// in the reader's buffer is handed out in place (no copy); only a line that
 /// straddles two buffer fills is copied into a reused buffer.
+/// The longest line any reader accepts (1 MiB). MovieLens lines are under
+/// 1 KB; a longer one is binary data or `/dev/zero`, which would otherwise
+/// be read without end.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The error for a line over [`MAX_LINE_BYTES`].
+pub(crate) fn line_too_long(path: &Path, line: u64) -> DataError {
+    DataError::parse(
+        path,
+        line,
+        format!(
+            "line longer than {} MiB: not a text ratings file?",
+            MAX_LINE_BYTES >> 20
+        ),
+    )
+}
+
 pub(crate) struct Lines<R> {
     reader: R,
     buf: Vec<u8>,
@@ -294,9 +307,13 @@ impl<R: BufRead> Lines<R> {
             }
             None => {
                 self.buf.clear();
-                self.reader
+                (&mut self.reader)
+                    .take(MAX_LINE_BYTES as u64 + 1)
                     .read_until(b'\n', &mut self.buf)
                     .map_err(|e| DataError::io(path, e))?;
+                if self.buf.len() > MAX_LINE_BYTES {
+                    return Err(line_too_long(path, self.line));
+                }
                 self.buf.strip_suffix(b"\n").unwrap_or(&self.buf)
             }
         };

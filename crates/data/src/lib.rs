@@ -49,8 +49,12 @@ use movierec_core::{IdMap, RatingScale, Ratings};
 
 pub use catalog::{year_from_title, Catalog, Link, Movie};
 pub use error::{DataError, Result};
+pub use fields::MAX_LINE_BYTES;
 pub use ratings::{parse_scale, read_interactions, Column, Columns, GenericCsv};
-pub use split::{carve_validation, make_splits, Protocol, Split, SplitConfig};
+pub use split::{
+    carve_validation, check_against, make_split, make_splits, split_count, splits, Protocol, Split,
+    SplitConfig, MAX_REPEATS,
+};
 pub use synth::{write_synthetic, SynthConfig, SynthSummary};
 
 /// A loaded dataset: ratings in a dense index space, their raw ids, and the
@@ -250,3 +254,45 @@ fn finish(
 
 #[cfg(test)]
 mod tests;
+
+/// The ml-latest-small folder for the workspace's real-data tests, or `None`
+/// after printing `SKIPPED: <what> ...` where the test output shows it.
+///
+/// `MOVIELENS_DIR` when set (a relative path is taken from the workspace
+/// root, since cargo runs each test in its crate's folder), else the fetch
+/// script's `data/ml-latest-small` under the workspace root. A variable that
+/// names no folder panics: a wrong path is a mistake, not a skip.
+/// `manifest_dir` is the caller's `env!("CARGO_MANIFEST_DIR")`.
+#[doc(hidden)]
+pub fn dataset_for_tests(manifest_dir: &str, what: &str) -> Option<std::path::PathBuf> {
+    use std::io::Write as _;
+    let root = Path::new(manifest_dir)
+        .ancestors()
+        .find(|d| d.join("crates").is_dir() && d.join("Cargo.toml").is_file())
+        .unwrap_or(Path::new(manifest_dir))
+        .to_path_buf();
+    let dir = match std::env::var_os("MOVIELENS_DIR") {
+        Some(given) => {
+            let dir = root.join(given);
+            assert!(
+                dir.is_dir(),
+                "MOVIELENS_DIR={} is not a folder (relative paths start at {})",
+                dir.display(),
+                root.display()
+            );
+            dir
+        }
+        None => root.join("data/ml-latest-small"),
+    };
+    if dir.join("ratings.csv").is_file() {
+        return Some(dir);
+    }
+    // Written to the stream itself: the test harness captures `eprintln!`
+    // of a passing test, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED: {what}: no {} (run scripts/fetch-movielens.sh or set MOVIELENS_DIR)",
+        dir.join("ratings.csv").display()
+    );
+    None
+}

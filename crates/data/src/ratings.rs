@@ -123,6 +123,9 @@ fn parse_quoted(
     while pending.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
         match lines.next_line(path)? {
             Some((_, more)) => {
+                if pending.len() + more.len() >= crate::fields::MAX_LINE_BYTES {
+                    return Err(crate::fields::line_too_long(path, line));
+                }
                 pending.push(b'\n');
                 pending.extend_from_slice(more);
             }
@@ -195,7 +198,7 @@ pub(crate) fn expect_header(
             line,
             format!(
                 "header does not match: expected `{want}`, found `{}`",
-                names.join(",")
+                movierec_core::text::shown(&names.join(","), 80)
             ),
         ));
     }
@@ -537,7 +540,11 @@ impl Column {
                 DataError::parse(
                     path,
                     1,
-                    format!("no column `{n}` in header `{}`", h.join(",")),
+                    format!(
+                        "no column `{}` in header `{}`",
+                        movierec_core::text::shown(n, 40),
+                        movierec_core::text::shown(&h.join(","), 80)
+                    ),
                 )
             }),
             (Column::Name(n), None) => Err(DataError::Config(format!(
@@ -725,7 +732,7 @@ pub fn read_interactions(
             line,
             format!(
                 "header does not match: expected at least `user,item,rating`, found `{}`",
-                names.join(",")
+                movierec_core::text::shown(&names.join(","), 80)
             ),
         ));
     };

@@ -149,41 +149,110 @@ pub fn make_splits(
     timestamps: Option<&[i64]>,
     cfg: &SplitConfig,
 ) -> Result<Vec<Split>> {
+    splits(ratings, timestamps, cfg)?.collect()
+}
+
+/// The splits of `cfg`, made one at a time as the iterator is advanced (the
+/// same ones [`make_splits`] returns), after [`check_against`]: a caller
+/// holds one split in memory whatever the number of repeats.
+///
+/// # Errors
+/// As [`check_against`] up front; each item as [`make_split`].
+pub fn splits<'a>(
+    ratings: &'a Ratings,
+    timestamps: Option<&'a [i64]>,
+    cfg: &'a SplitConfig,
+) -> Result<impl ExactSizeIterator<Item = Result<Split>> + 'a> {
+    check_against(cfg, ratings.len())?;
+    Ok((0..split_count(cfg)).map(move |index| make_split(ratings, timestamps, cfg, index)))
+}
+
+/// The most repeats (or folds) a protocol accepts: past a few hundred, the
+/// 95% interval of a mean stops narrowing in any way that matters, and each
+/// repeat is a full fit.
+pub const MAX_REPEATS: usize = 1000;
+
+/// How many splits `cfg` makes: `repeats`, `folds` or one (temporal).
+pub fn split_count(cfg: &SplitConfig) -> usize {
+    match cfg.protocol {
+        Protocol::Holdout | Protocol::UserHoldout => cfg.repeats,
+        Protocol::Kfold => cfg.folds,
+        Protocol::Temporal => 1,
+    }
+}
+
+/// Checks `cfg` and its sizes against `n` ratings before anything is
+/// allocated: at most [`MAX_REPEATS`] repeats or folds, and no more folds
+/// than ratings.
+///
+/// # Errors
+/// [`DataError::Config`] naming the setting, its value and the limit.
+pub fn check_against(cfg: &SplitConfig, n: usize) -> Result<()> {
     cfg.validate()?;
+    let (name, value) = match cfg.protocol {
+        Protocol::Kfold => ("folds", cfg.folds),
+        _ => ("repeats", cfg.repeats),
+    };
+    if value > MAX_REPEATS {
+        return Err(DataError::Config(format!(
+            "{name} {value} is over the limit of {MAX_REPEATS}: each one is a full fit, and \
+             more than a few hundred no longer narrow the 95% interval"
+        )));
+    }
+    if cfg.protocol == Protocol::Kfold && cfg.folds > n {
+        return Err(DataError::Config(format!(
+            "folds {} is more than the {n} ratings: every fold needs a test rating",
+            cfg.folds
+        )));
+    }
+    Ok(())
+}
+
+/// Makes split `index` (a repeat or a fold) of `cfg.protocol`, the same one
+/// [`make_splits`] returns at that position, so a caller can hold one split
+/// at a time.
+///
+/// # Errors
+/// As [`make_splits`], and `index` past [`split_count`].
+pub fn make_split(
+    ratings: &Ratings,
+    timestamps: Option<&[i64]>,
+    cfg: &SplitConfig,
+    index: usize,
+) -> Result<Split> {
+    check_against(cfg, ratings.len())?;
+    if index >= split_count(cfg) {
+        return Err(DataError::Config(format!(
+            "split {index} does not exist: the protocol makes {}",
+            split_count(cfg)
+        )));
+    }
     let n = ratings.len();
     let (tf, vf) = (cfg.test_fraction, cfg.validation_fraction);
     Ok(match cfg.protocol {
-        Protocol::Holdout => (0..cfg.repeats as u64)
-            .map(|r| {
-                let perm = permutation(n, &mut rng_for(cfg.seed, r));
-                let n_test = share(n, tf);
-                let n_val = share(n - n_test, vf);
-                split_from(
-                    &perm[..n_test],
-                    &perm[n_test..n_test + n_val],
-                    &perm[n_test + n_val..],
-                )
-            })
-            .collect(),
+        Protocol::Holdout => {
+            let perm = permutation(n, &mut rng_for(cfg.seed, index as u64));
+            let n_test = share(n, tf);
+            let n_val = share(n - n_test, vf);
+            split_from(
+                &perm[..n_test],
+                &perm[n_test..n_test + n_val],
+                &perm[n_test + n_val..],
+            )
+        }
         Protocol::Kfold => {
+            // Every fold cuts the same shuffle (stream 0).
             let perm = permutation(n, &mut rng_for(cfg.seed, 0));
-            (0..cfg.folds)
-                .map(|k| {
-                    let (a, b) = (k * n / cfg.folds, (k + 1) * n / cfg.folds);
-                    let rest: Vec<usize> = perm[..a].iter().chain(&perm[b..]).copied().collect();
-                    let n_val = share(rest.len(), vf);
-                    split_from(&perm[a..b], &rest[..n_val], &rest[n_val..])
-                })
-                .collect()
+            let k = index;
+            let (a, b) = (k * n / cfg.folds, (k + 1) * n / cfg.folds);
+            let rest: Vec<usize> = perm[..a].iter().chain(&perm[b..]).copied().collect();
+            let n_val = share(rest.len(), vf);
+            split_from(&perm[a..b], &rest[..n_val], &rest[n_val..])
         }
         Protocol::UserHoldout => {
             let by_user = positions_by_user(ratings);
-            (0..cfg.repeats as u64)
-                .map(|r| {
-                    let mut rng = rng_for(cfg.seed, r);
-                    per_user(&by_user, tf, vf, |p| shuffle(p, &mut rng))
-                })
-                .collect()
+            let mut rng = rng_for(cfg.seed, index as u64);
+            per_user(&by_user, tf, vf, |p| shuffle(p, &mut rng))
         }
         Protocol::Temporal => {
             let ts = timestamps.ok_or_else(|| {
@@ -199,10 +268,10 @@ pub fn make_splits(
             }
             let by_user = positions_by_user(ratings);
             // Oldest first, so the latest are at the front after reversing.
-            vec![per_user(&by_user, tf, vf, |p| {
+            per_user(&by_user, tf, vf, |p| {
                 p.sort_unstable_by_key(|&i| (ts[i], i));
                 p.reverse();
-            })]
+            })
         }
     })
 }

@@ -83,6 +83,39 @@ const GENRES: [&str; 18] = [
     "Western",
 ];
 
+/// The largest sizes `synth` accepts, checked before anything is allocated:
+/// per user it keeps about 28 bytes, per item `24 + 4 * rank`, so these
+/// bound its memory near 1.6 GB (Netflix is 480k users and 17.8k movies,
+/// ml-25m 162k and 59k).
+pub const SYNTH_LIMITS: [(&str, usize); 4] = [
+    ("users", 20_000_000),
+    ("items", 10_000_000),
+    ("rank", 1024),
+    ("items x rank", 250_000_000),
+];
+
+/// Refuses a zero or over-limit size, naming it, its value and the limit.
+fn check_sizes(cfg: &SynthConfig) -> Result<()> {
+    let values = [
+        cfg.users,
+        cfg.items,
+        cfg.rank,
+        cfg.items.saturating_mul(cfg.rank),
+    ];
+    for ((name, limit), value) in SYNTH_LIMITS.into_iter().zip(values) {
+        if value == 0 {
+            return Err(DataError::Config(format!("synth: {name} must be positive")));
+        }
+        if value > limit {
+            return Err(DataError::Config(format!(
+                "synth: {name} {value} is over the limit of {limit} \
+                 (memory: about 28 bytes per user and 24 + 4 x rank per item)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Streams: 0 = item model, 1 = user activity, 2 = catalog, 16 + u = user u.
 const USER_STREAM: u64 = 16;
 
@@ -96,11 +129,7 @@ const USER_STREAM: u64 = 16;
 /// [`DataError::Config`] when a size is zero or `ratings > users * items`;
 /// [`DataError::Io`] when writing fails.
 pub fn write_synthetic(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
-    if cfg.users == 0 || cfg.items == 0 || cfg.rank == 0 || cfg.items > u32::MAX as usize {
-        return Err(DataError::Config(
-            "synth: users, items and rank must be positive".into(),
-        ));
-    }
+    check_sizes(cfg)?;
     if cfg.ratings > cfg.users as u64 * cfg.items as u64 {
         return Err(DataError::Config(format!(
             "synth: {} ratings do not fit in {} users x {} items",
@@ -414,5 +443,43 @@ mod tests {
             write_synthetic(&cfg, d.path()),
             Err(DataError::Config(_))
         ));
+    }
+
+    #[test]
+    fn refuses_absurd_sizes_before_allocating() {
+        let d = tempfile::tempdir().unwrap();
+        for (users, items, rank, what) in [
+            (
+                1_000_000_000_000,
+                10,
+                8,
+                "users 1000000000000 is over the limit",
+            ),
+            (10, 10_000_000_000, 8, "items 10000000000 is over the limit"),
+            (
+                10,
+                10,
+                1_000_000_000_000,
+                "rank 1000000000000 is over the limit",
+            ),
+            (
+                10,
+                1_000_000,
+                1000,
+                "items x rank 1000000000 is over the limit",
+            ),
+            (0, 10, 8, "users must be positive"),
+        ] {
+            let cfg = SynthConfig {
+                users,
+                items,
+                rank,
+                ratings: 10,
+                ..SynthConfig::default()
+            };
+            let e = write_synthetic(&cfg, d.path()).unwrap_err().to_string();
+            assert!(e.contains(what), "{e}");
+        }
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
     }
 }

@@ -4,13 +4,7 @@ use movierec_data::{load, make_splits, LoadOptions, SplitConfig};
 
 /// `MOVIELENS_DIR` (the ml-latest-small folder), or `None` with a note.
 fn movielens_dir() -> Option<PathBuf> {
-    match std::env::var_os("MOVIELENS_DIR") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!("MOVIELENS_DIR is not set: skipping the real-data test");
-            None
-        }
-    }
+    movierec_data::dataset_for_tests(env!("CARGO_MANIFEST_DIR"), "data: the real-data test")
 }
 
 #[test]

@@ -37,6 +37,25 @@ pub enum EaseError {
         /// The lambda that failed.
         lambda: f32,
     },
+    /// The solve gave weights that are not finite numbers (an
+    /// ill-conditioned system at a tiny `lambda`).
+    #[error(
+        "EASE: the weights at lambda = {lambda} are not finite numbers (the regularised Gram \
+         matrix is too ill-conditioned); use a larger ease lambda"
+    )]
+    NotFinite {
+        /// The lambda whose weights are not finite.
+        lambda: f32,
+    },
+}
+
+/// `NotFinite` where a weight is NaN or infinite: no such model is returned.
+pub(crate) fn check_finite(weights: &[f32], lambda: f32) -> Result<()> {
+    if weights.iter().all(|w| w.is_finite()) {
+        Ok(())
+    } else {
+        Err(EaseError::NotFinite { lambda })
+    }
 }
 
 /// Result with the EASE error.

@@ -126,6 +126,7 @@ impl Fit for EaseConfig {
                 Ok((lam, b, tried))
             }
         })??;
+        crate::error::check_finite(&weights, lambda)?;
         let Input {
             items,
             slot,

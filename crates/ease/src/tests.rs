@@ -474,3 +474,16 @@ fn similar_items_and_reasons_follow_the_weights() {
     model.score_into(UserIdx(99), &mut out);
     assert!(out.iter().all(|s| s.is_nan()));
 }
+
+/// Weights with a NaN or an infinity are `NotFinite`, naming lambda and the
+/// remedy: a fit never returns them.
+#[test]
+fn non_finite_weights_are_an_error() {
+    use crate::error::check_finite;
+    assert!(check_finite(&[0.0, 1.5, -2.0], 1.0).is_ok());
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let e = check_finite(&[0.0, bad], 0.5).unwrap_err();
+        assert!(matches!(e, EaseError::NotFinite { lambda } if lambda == 0.5));
+        assert!(e.to_string().contains("larger ease lambda"), "{e}");
+    }
+}

@@ -35,17 +35,25 @@ mod plot;
 mod ranking;
 mod report;
 mod report_protocol;
+mod report_sweep;
 mod runner;
 mod stats;
 mod tables;
 mod tune;
 
 pub use error::{EvalError, Result};
-pub use plot::{write_curves_svg, write_time_to_accuracy, RMSE_THRESHOLDS};
+pub use plot::{
+    write_curves_svg, write_loglog_panels_svg, write_panels_svg, write_time_to_accuracy,
+    LogLogLine, Series, RMSE_THRESHOLDS,
+};
 pub use ranking::{ranking_metrics, RankingOptions, RankingResult};
 pub use report::{write_atomic, ModelReport, RankingSummary, RepeatResult, Report, Summary};
 pub use report_protocol::{
     evaluate_report, Figure, ReportProtocolModel, ReportProtocolReport, ReportScores, ReportSummary,
+};
+pub use report_sweep::{
+    first_by_id, restrict, score_point, Noise, SweepCell, SweepData, SweepPoint, SweepReport,
+    SweepRow, Target,
 };
 pub use runner::{
     evaluate, evaluate_given, predict_all, EvalOptions, GivenOptions, GivenResult, Monitor,

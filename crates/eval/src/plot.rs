@@ -82,7 +82,7 @@ fn min_max(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
 }
 
 /// One series: a label and its `(x, y)` points.
-type Series = (String, Vec<(f64, f64)>);
+pub type Series = (String, Vec<(f64, f64)>);
 
 /// The points of `metric` for one set (training or validation).
 fn points(
@@ -239,6 +239,48 @@ pub fn write_curves_svg(model: &ModelReport, title: &str, x_desc: &str, path: &P
     write_atomic(path, svg.as_bytes())
 }
 
+/// Named lines on side-by-side panels: each panel is `(caption, y axis
+/// label, series)`, each series `(label, (x, y) points)`; the x range is
+/// shared. Used for curves that are not a [`ModelReport`]'s (the report
+/// sweep's accuracies measured the report's way and held out).
+///
+/// # Errors
+/// [`EvalError::Plot`] when there is no panel or a panel has no finite
+/// point; [`EvalError::Write`] when the file cannot be written.
+pub fn write_panels_svg(
+    title: &str,
+    x_desc: &str,
+    panels: &[(String, String, Vec<Series>)],
+    path: &Path,
+) -> Result<()> {
+    if panels.is_empty() {
+        return Err(plot_err(path, "no panel to draw"));
+    }
+    let xs = panels
+        .iter()
+        .flat_map(|(_, _, s)| s.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
+    let (lo, hi) = min_max(xs).unwrap_or((0.0, 1.0));
+    let x = if hi > lo { lo..hi } else { padded(lo, hi) };
+    let mut svg = String::new();
+    {
+        let width = 550 * panels.len() as u32;
+        let root = SVGBackend::with_string(&mut svg, (width, 450)).into_drawing_area();
+        let draw = || -> std::result::Result<(), String> {
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let body = root
+                .titled(title, ("sans-serif", 22))
+                .map_err(|e| e.to_string())?;
+            let areas = body.split_evenly((1, panels.len()));
+            for (area, (caption, y_desc, series)) in areas.iter().zip(panels) {
+                panel(area, caption, x_desc, y_desc, x.clone(), series)?;
+            }
+            root.present().map_err(|e| e.to_string())
+        };
+        draw().map_err(|e| plot_err(path, e))?;
+    }
+    write_atomic(path, svg.as_bytes())
+}
+
 /// Repeat 0's `(seconds, validation RMSE)` points of `model`.
 fn rmse_by_seconds(model: &ModelReport, path: &Path) -> Result<Vec<(f64, f64, usize)>> {
     let pts: Vec<(f64, f64, usize)> = curve(model, path)?
@@ -356,6 +398,81 @@ pub fn write_time_to_accuracy(models: &[&ModelReport], svg: &Path, md: &Path) ->
     }
     write_atomic(svg, text.as_bytes())?;
     write_atomic(md, s.as_bytes())
+}
+
+/// One line of a log-log plot: its label and `(x, y)` points, both positive.
+pub type LogLogLine = (String, Vec<(f64, f64)>);
+
+/// Lines on log-log axes in two panels side by side (e.g. fit time and peak
+/// memory against ratings), written to `svg`. Points that are not positive
+/// are left out.
+///
+/// # Errors
+/// [`EvalError::Plot`] when there is no positive point to plot;
+/// [`EvalError::Write`] when the file cannot be written.
+pub fn write_loglog_panels_svg(
+    title: &str,
+    x_desc: &str,
+    panels: [(&str, &[LogLogLine]); 2],
+    svg: &Path,
+) -> Result<()> {
+    let positive = |l: &LogLogLine| {
+        l.1.iter()
+            .copied()
+            .filter(|p| p.0 > 0.0 && p.1 > 0.0 && p.0.is_finite() && p.1.is_finite())
+            .collect::<Vec<_>>()
+    };
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (1200, 520)).into_drawing_area();
+        let draw = || -> std::result::Result<(), String> {
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let root = root
+                .titled(title, ("sans-serif", 22))
+                .map_err(|e| e.to_string())?;
+            let halves = root.split_evenly((1, 2));
+            for (area, (y_desc, lines)) in halves.iter().zip(panels) {
+                let pts: Vec<(String, Vec<(f64, f64)>)> =
+                    lines.iter().map(|l| (l.0.clone(), positive(l))).collect();
+                let (x_lo, x_hi) = min_max(pts.iter().flat_map(|l| l.1.iter().map(|p| p.0)))
+                    .ok_or("no positive point to plot")?;
+                let (y_lo, y_hi) = min_max(pts.iter().flat_map(|l| l.1.iter().map(|p| p.1)))
+                    .ok_or("no positive point to plot")?;
+                let mut chart = ChartBuilder::on(area)
+                    .margin(14)
+                    .x_label_area_size(44)
+                    .y_label_area_size(64)
+                    .build_cartesian_2d(
+                        ((x_lo * 0.8)..(x_hi * 1.25)).log_scale(),
+                        ((y_lo * 0.8)..(y_hi * 1.25)).log_scale(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_desc)
+                    .y_desc(y_desc)
+                    .max_light_lines(0)
+                    .draw()
+                    .map_err(|e| e.to_string())?;
+                let kept: Vec<&(String, Vec<(f64, f64)>)> =
+                    pts.iter().filter(|l| !l.1.is_empty()).collect();
+                draw_lines(
+                    &mut chart,
+                    kept.iter()
+                        .map(|(name, p)| (name.as_str(), p.iter().copied())),
+                )?;
+                for (i, (_, p)) in kept.iter().enumerate() {
+                    let colour = COLOURS[i % COLOURS.len()];
+                    chart
+                        .draw_series(p.iter().map(|&q| Circle::new(q, 3, colour.filled())))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            root.present().map_err(|e| e.to_string())
+        };
+        draw().map_err(|e| plot_err(svg, e))?;
+    }
+    write_atomic(svg, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -5,9 +5,7 @@ use movierec_core::{
     Control, EpochRecord, Fallback, FallbackModel, Fit, IdMap, NoopObserver, Observer, Rating,
     RatingMatrix, RatingScale, Ratings, Recommender, RunContext, SetMetrics,
 };
-use movierec_data::{
-    carve_validation, make_splits, read_interactions, OnDuplicate, Split, SplitConfig,
-};
+use movierec_data::{carve_validation, read_interactions, splits, OnDuplicate, Split, SplitConfig};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -62,6 +60,9 @@ pub trait Monitor: Send {
     fn repeat(&mut self, _index: usize, _total: usize) {}
     /// An epoch of the fit on the training part ended.
     fn epoch(&mut self, _record: &EpochRecord) {}
+    /// Progress within a long step of the fit that is not an epoch (see
+    /// [`Observer::on_progress`]).
+    fn progress(&mut self, _phase: &str, _done: usize, _total: usize) {}
 }
 
 /// A monitor that shows nothing.
@@ -81,6 +82,10 @@ impl Observer for Recorder<'_> {
         self.monitor.epoch(record);
         self.curve.push(record.clone());
         Control::Continue
+    }
+
+    fn on_progress(&mut self, phase: &str, done: usize, total: usize) {
+        self.monitor.progress(phase, done, total);
     }
 }
 
@@ -102,11 +107,15 @@ pub fn evaluate<F>(
 where
     F: Fit + Serialize + Clone,
 {
-    let splits = make_splits(ratings, timestamps, &opts.split)?;
-    let mut repeats = Vec::with_capacity(splits.len());
-    for (r, split) in splits.iter().enumerate() {
-        monitor.repeat(r, splits.len());
-        let (train, validation, test) = split_parts(ratings, split, opts)?;
+    // One split at a time: memory stays that of one split whatever the
+    // number of repeats.
+    let splits = splits(ratings, timestamps, &opts.split)?;
+    let count = splits.len();
+    let mut repeats = Vec::with_capacity(count);
+    for (r, split) in splits.enumerate() {
+        monitor.repeat(r, count);
+        let split = split?;
+        let (train, validation, test) = split_parts(ratings, &split, opts)?;
         let fitted = fit_on(
             name,
             config,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use movierec_core::metrics::ndcg_at;
 use movierec_core::{Fit, Ratings, Recommender, ScoreKind, SetMetrics};
-use movierec_data::make_splits;
+use movierec_data::{make_splits, splits};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -264,10 +264,12 @@ where
         .iter()
         .map(|t| with_params(base, t))
         .collect::<Result<_>>()?;
-    let splits = make_splits(ratings, timestamps, &opts.split)?;
-    let mut repeats = Vec::with_capacity(splits.len());
-    for (r, split) in splits.iter().enumerate() {
-        monitor.repeat(r, splits.len());
+    let splits = splits(ratings, timestamps, &opts.split)?;
+    let count = splits.len();
+    let mut repeats = Vec::with_capacity(count);
+    for (r, split) in splits.enumerate() {
+        monitor.repeat(r, count);
+        let split = split?;
         let train = ratings.select(&split.train);
         let validation = ratings.select(&split.validation);
         let test = ratings.select(&split.test);

@@ -194,6 +194,7 @@ impl Fit for IalsConfig {
                 });
                 Ok((gram, loss, score))
             })??;
+            finite_or_diverged(epoch, &users, &items, loss)?;
             done = epoch;
             last_gram = gram;
             let control = observer.on_epoch(&EpochRecord {
@@ -253,4 +254,26 @@ fn score_with(item_counts: &[u32], items: &[f32], x: &[f32], out: &mut [f32]) {
     for ((o, y), &c) in out.iter_mut().zip(items.chunks_exact(k)).zip(item_counts) {
         *o = if c > 0 { dot(x, y) } else { f32::NAN };
     }
+}
+
+/// `Diverged` where a half-step left a factor, or the loss, not finite
+/// (extreme settings: a huge `alpha` with a tiny `reg`), so that no NaN
+/// model is returned.
+pub(crate) fn finite_or_diverged(
+    epoch: usize,
+    users: &[f32],
+    items: &[f32],
+    loss: Option<f64>,
+) -> Result<(), IalsError> {
+    let what = if !users.iter().chain(items).all(|x| x.is_finite()) {
+        "the factors are no longer finite numbers"
+    } else if loss.is_some_and(|l| !l.is_finite()) {
+        "the training loss is not a finite number"
+    } else {
+        return Ok(());
+    };
+    Err(IalsError::Core(movierec_core::Error::Diverged {
+        epoch,
+        what: format!("iALS: {what}; raise `reg` or lower `alpha`"),
+    }))
 }

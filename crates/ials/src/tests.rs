@@ -517,3 +517,35 @@ fn loss_decreases_with_exact_solves() {
         l.0
     );
 }
+
+/// A non-finite factor or loss after an iteration is `Diverged`, naming the
+/// settings to change; extreme settings never give a NaN model.
+#[test]
+fn non_finite_factors_are_diverged_not_a_model() {
+    use crate::fit::finite_or_diverged;
+    use crate::IalsError;
+    assert!(finite_or_diverged(1, &[1.0], &[2.0], Some(3.0)).is_ok());
+    for (users, items, loss) in [
+        (vec![f32::NAN], vec![1.0], None),
+        (vec![1.0], vec![f32::INFINITY], Some(1.0)),
+        (vec![1.0], vec![1.0], Some(f64::NAN)),
+    ] {
+        match finite_or_diverged(4, &users, &items, loss) {
+            Err(IalsError::Core(e @ Error::Diverged { epoch: 4, .. })) => {
+                assert!(e.to_string().contains("raise `reg`"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let train = matrix(&[(0, 0, 4.0), (0, 1, 5.0), (1, 1, 3.0), (2, 0, 5.0)], 3, 2);
+    let extreme = IalsConfig {
+        factors: 2,
+        iterations: 3,
+        alpha: 1e30,
+        reg: 1e-30,
+        ..IalsConfig::default()
+    };
+    if let Ok(m) = extreme.fit(&train, None, &RunContext::default(), &mut NoopObserver) {
+        m.validate().expect("a returned model is finite");
+    }
+}

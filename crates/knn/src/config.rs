@@ -161,6 +161,9 @@ pub struct KnnConfig {
     pub baseline: BiasConfig,
 }
 
+/// Neighbours kept per movie by [`KnnConfig::large`].
+pub const LARGE_NEIGHBOURS: usize = 200;
+
 impl Default for KnnConfig {
     /// The winner of `movierec tune --model knn` on ml-latest-small's
     /// validation sets (results/ml-latest-small/tuning-knn.json; a test keeps
@@ -204,6 +207,19 @@ impl KnnConfig {
             max_neighbours: None,
             user_based: false,
             baseline: BiasConfig::default(),
+        }
+    }
+
+    /// Settings for catalogues of tens of thousands of movies (the CLI's
+    /// `--preset large`): the defaults with each movie's list capped at its
+    /// [`LARGE_NEIGHBOURS`] most similar movies, so that the similarity build
+    /// runs by blocks of movies in memory that grows with movies x 200
+    /// instead of movies squared (see `max_neighbours`), the store that
+    /// `movierec train` keeps anyway.
+    pub fn large() -> Self {
+        Self {
+            max_neighbours: Some(LARGE_NEIGHBOURS),
+            ..Self::default()
         }
     }
 

@@ -52,6 +52,32 @@ pub enum Error {
         /// Items in the validation set's index space.
         got_items: usize,
     },
+    /// The exact similarity store could hold more pairs than
+    /// [`EXACT_PAIR_LIMIT`](crate::EXACT_PAIR_LIMIT): refused before any
+    /// allocation.
+    #[error(
+        "knn: the exact similarity store of {n} {compared} could hold up to {pairs} pairs \
+         (about {} GB at 8 bytes each), above the limit of {limit} pairs ({} GB); {way_out}",
+        gb(*pairs),
+        gb(*limit)
+    )]
+    TooLarge {
+        /// What is compared: "movies" (item-based) or "users" (user-based).
+        compared: &'static str,
+        /// How many of them.
+        n: usize,
+        /// The store's size bound in (ordered) pairs.
+        pairs: usize,
+        /// The limit in pairs.
+        limit: usize,
+        /// What to do instead.
+        way_out: &'static str,
+    },
+}
+
+/// `pairs` of 8 bytes in GB, one decimal.
+fn gb(pairs: usize) -> String {
+    format!("{:.1}", pairs as f64 * 8.0 / 1e9)
 }
 
 /// Result with the KNN error.

@@ -44,10 +44,12 @@ mod similarity;
 #[cfg(test)]
 mod tests;
 
-pub use config::{KnnConfig, Neighbourhood, Prediction, Similarity};
+pub use config::{KnnConfig, Neighbourhood, Prediction, Similarity, LARGE_NEIGHBOURS};
 pub use error::{ConfigError, Error, Result};
 pub use model::{KScore, KnnModel, Neighbour};
-pub use similarity::{dense_similarities, sparse_similarities, Similarities};
+pub use similarity::{
+    dense_similarities, sparse_similarities, CappedBlock, Similarities, EXACT_PAIR_LIMIT,
+};
 
 /// faer's parallelism setting, re-exported for [`dense_similarities`].
 pub use faer::Par;

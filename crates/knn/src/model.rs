@@ -14,6 +14,7 @@ use crate::config::KnnConfig;
 use crate::similarity::{by_preference, Lookup, Similarities};
 
 // Each job in its own child module: children read the model's private parts.
+mod check;
 mod estimate;
 mod fit;
 mod fold_in;

@@ -4,6 +4,9 @@
 use movierec_core::RunContext;
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
@@ -12,7 +15,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{KnnConfig, Similarity};
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+mod capped;
+mod exact;
+
+pub use capped::CappedBlock;
+use capped::{build_capped, build_capped_by_rows};
+use exact::{build_exact, UpperRow};
 
 /// Every item's neighbours with a similarity: a compressed sparse row
 /// matrix (items x items), each row sorted by item index, the diagonal left
@@ -59,6 +69,49 @@ impl Similarities {
     pub fn get(&self, i: usize, j: usize) -> Option<f32> {
         let (items, sims) = self.neighbours(i);
         items.binary_search(&(j as u32)).ok().map(|p| sims[p])
+    }
+
+    /// Checks a store read from outside against `n` items: `n + 1` row
+    /// offsets from 0, ascending, ending at the number of pairs; as many
+    /// similarities as items; each row's items strictly ascending and below
+    /// `n`; every similarity finite. What every lookup and scorer relies on.
+    pub(crate) fn check(&self, n: usize) -> Result<(), String> {
+        if self.ptr.len() != n.saturating_add(1) || self.ptr[0] != 0 {
+            return Err(format!(
+                "the similarity store has {} row offsets for {n} rows",
+                self.ptr.len()
+            ));
+        }
+        if self.items.len() != self.sims.len() || self.ptr[n] != self.items.len() {
+            return Err(format!(
+                "the similarity store's offsets end at {} for {} neighbours and {} similarities",
+                self.ptr[n],
+                self.items.len(),
+                self.sims.len()
+            ));
+        }
+        for (row, w) in self.ptr.windows(2).enumerate() {
+            let Some(items) = self.items.get(w[0]..w[1]) else {
+                return Err(format!("the similarity store's row {row} has bad offsets"));
+            };
+            if items.windows(2).any(|p| p[0] >= p[1])
+                || items.last().is_some_and(|&j| j as usize >= n)
+            {
+                return Err(format!(
+                    "the similarity store's row {row} is not ascending indices below {n}"
+                ));
+            }
+        }
+        if let Some(p) = self.sims.iter().position(|s| !s.is_finite()) {
+            return Err(format!("similarity {p} is not a finite number"));
+        }
+        Ok(())
+    }
+
+    /// True when the store is consistent with its own row count (what the
+    /// lookup index needs before it is built on load).
+    pub(crate) fn is_consistent(&self) -> bool {
+        !self.ptr.is_empty() && self.check(self.ptr.len() - 1).is_ok()
     }
 
     /// Bytes held by the store's buffers.
@@ -183,8 +236,13 @@ struct Centred {
     row_ptr: Vec<usize>,
     row_cols: Vec<u32>,
     /// Per rating, the multiplier of the accumulator update:
-    /// `[x, 1, x * x, 1]` in f64 (see [`Scratch::accumulate`]).
+    /// `[x, 1, x * x, 1]` in f64 (see [`Scratch::accumulate`]); empty in
+    /// the compact form, whose kernel rebuilds it from `row_x`.
     row_xx: Vec<[f64; 4]>,
+    /// Per rating, the centred value (the compact form only; empty
+    /// otherwise): 4 bytes read per co-rating instead of 32, what the
+    /// capped build streams from heavy users' rows.
+    row_x: Vec<f32>,
     col_ptr: Vec<usize>,
     col_rows: Vec<u32>,
     col_x: Vec<f32>,
@@ -192,11 +250,11 @@ struct Centred {
 }
 
 impl Centred {
-    fn new(m: &RatingMatrix, b: &BiasBaseline, kind: Similarity) -> Self {
+    fn new(m: &RatingMatrix, b: &BiasBaseline, kind: Similarity, compact: bool) -> Self {
         let nnz = m.nnz();
         let mut row_ptr = Vec::with_capacity(m.n_users() + 1);
         let mut row_cols = Vec::with_capacity(nnz);
-        let mut row_x = Vec::with_capacity(nnz);
+        let mut row_x: Vec<f32> = Vec::with_capacity(nnz);
         let mut col_ptr = vec![0usize; m.n_items() + 1];
         row_ptr.push(0);
         for u in 0..m.n_users() {
@@ -227,17 +285,22 @@ impl Centred {
                 col_pos[p] = q as u32;
             }
         }
-        let row_xx = row_x
-            .iter()
-            .map(|&x| {
-                let x = f64::from(x);
-                [x, 1.0, x * x, 1.0]
-            })
-            .collect();
+        let row_xx = if compact {
+            Vec::new()
+        } else {
+            std::mem::take(&mut row_x)
+                .iter()
+                .map(|&x| {
+                    let x = f64::from(x);
+                    [x, 1.0, x * x, 1.0]
+                })
+                .collect()
+        };
         Self {
             row_ptr,
             row_cols,
             row_xx,
+            row_x,
             col_ptr,
             col_rows,
             col_x,
@@ -300,6 +363,22 @@ impl Scratch {
                 input.row_ptr[u]
             };
             let r = from..input.row_ptr[u + 1];
+            if input.row_xx.is_empty() {
+                // The compact form: the same multiplier, rebuilt (the
+                // same f64 operations, so the same bits).
+                // No bitmap: [`emit`](Self::emit) scans the accumulators
+                // instead, cheaper than one dependent read-modify-write of
+                // a bitmap word per co-rating where heavy raters touch
+                // nearly every item.
+                for (&j, &x) in input.row_cols[r.clone()].iter().zip(&input.row_x[r]) {
+                    let x = f64::from(x);
+                    let rx = [x, 1.0, x * x, 1.0];
+                    let a = &mut acc[j as usize];
+                    let old = *a;
+                    *a = std::array::from_fn(|k| old[k] + l[k] * rx[k]);
+                }
+                continue;
+            }
             for (&j, rx) in input.row_cols[r.clone()].iter().zip(&input.row_xx[r]) {
                 // Unconditional: cheaper than a mispredicted `if a.n == 0`.
                 touched[j as usize / 64] |= 1 << (j % 64);
@@ -312,18 +391,34 @@ impl Scratch {
 
     /// Emits the touched items from word `first_word` on, in index order,
     /// into `items`/`sims` (kept ones only: not `i`, similarity not 0), and
-    /// clears the accumulators; returns how many were kept.
+    /// clears the accumulators; returns how many were kept. With `scan`
+    /// (the compact form, which sets no bitmap) the touched items are found
+    /// by their nonzero count.
     ///
     /// Three passes, so that no iteration waits on the one before: gather
     /// the sums into columns, compute every similarity (a loop the compiler
     /// vectorises), then keep the nonzero ones without a branch.
     #[inline(always)]
-    fn emit(&mut self, i: usize, first_word: usize, rule: Rule) -> usize {
+    fn emit(&mut self, i: usize, first_word: usize, rule: Rule, scan: bool) -> usize {
         let (acc, touched) = (self.acc.as_mut_slice(), self.touched.as_mut_slice());
         let (dot, sq_i) = (self.dot.as_mut_slice(), self.sq_i.as_mut_slice());
         let (sq_j, n) = (self.sq_j.as_mut_slice(), self.n.as_mut_slice());
         let (items, sims) = (self.items.as_mut_slice(), self.sims.as_mut_slice());
         let mut len = 0;
+        if scan {
+            // The compact form sets no bitmap: every accumulator from the
+            // first word on, kept where its count is not 0 (in index
+            // order, as the bitmap gives them).
+            for (j, a) in acc.iter_mut().enumerate().skip(first_word * 64) {
+                let a = std::mem::replace(a, [0.0; 4]);
+                items[len] = j as u32;
+                dot[len] = a[0];
+                sq_i[len] = a[1];
+                sq_j[len] = a[2];
+                n[len] = a[3];
+                len += usize::from(a[3] != 0.0);
+            }
+        }
         for (w, word) in touched.iter_mut().enumerate().skip(first_word) {
             let mut bits = std::mem::take(word);
             while bits != 0 {
@@ -366,11 +461,6 @@ const RANGES_PER_THREAD: usize = 4;
 /// Rows of the mirror filled at once (see [`build_exact`]).
 const MIRROR_TILE: usize = 256;
 
-/// Items per block of the capped build: the per-item lists of one block are
-/// capped and appended to the store before the next block starts, so that
-/// build's peak memory is the capped store plus one block of full rows.
-const BLOCK: usize = 1024;
-
 /// The sparse build of item-item similarities in the model's orientation.
 ///
 /// Exact (no `max_neighbours`), it computes each pair once: item `i`
@@ -378,235 +468,112 @@ const BLOCK: usize = 1024;
 /// `sum_u n_u^2`), and the lower triangle is the upper one mirrored. Every
 /// sum runs over the co-raters in ascending user order in both builds, so
 /// `sim(i, j)` is bit for bit what a full row of `i` or of `j` would give.
-/// Peak memory is the store plus its upper half. With a cap, every item's
-/// full row is needed to pick its best neighbours, so that build computes
-/// full rows block by block.
-pub(crate) fn build_sparse(m: &RatingMatrix, b: &BiasBaseline, cfg: &KnnConfig) -> Similarities {
-    let input = Centred::new(m, b, cfg.similarity);
+/// Peak memory is the store plus its upper half. With a cap, each pair is
+/// also computed once and offered to both items' bounded lists (see
+/// [`build_capped`]); `progress(done, total)` is called there as blocks of
+/// rows finish, from the worker threads.
+///
+/// # Errors
+/// [`Error::TooLarge`] when the exact store could exceed
+/// [`EXACT_PAIR_LIMIT`] pairs (checked before anything is allocated).
+pub(crate) fn build_sparse(
+    m: &RatingMatrix,
+    b: &BiasBaseline,
+    cfg: &KnnConfig,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Similarities> {
+    if cfg.max_neighbours.is_none() {
+        check_exact_size(m, cfg.user_based)?;
+    }
     let rule = Rule::new(cfg);
-    match cfg.max_neighbours {
-        None => build_exact(m.n_items(), &input, rule),
-        Some(cap) => build_capped(m.n_items(), &input, rule, cap),
-    }
+    let n = m.n_items();
+    Ok(match cfg.max_neighbours {
+        None => build_exact(n, &Centred::new(m, b, cfg.similarity, false), rule),
+        Some(cap) if pairwise_pays(m) => {
+            let input = Centred::new(m, b, cfg.similarity, true);
+            build_capped(n, &input, rule, cap, progress)
+        }
+        Some(cap) => {
+            let input = Centred::new(m, b, cfg.similarity, false);
+            build_capped_by_rows(n, &input, rule, cap, progress)
+        }
+    })
 }
 
-/// The upper rows of [`TASK`] consecutive items, stored one after another.
-struct UpperChunk {
-    /// Row `r` of the chunk is `ptr[r]..ptr[r + 1]`.
-    ptr: Vec<u32>,
-    items: Vec<u32>,
-    sims: Vec<f32>,
+/// Whether the capped build should compute each pair once and offer it to
+/// two bounded lists ([`build_capped`]) rather than compute every item's
+/// full row and cut it ([`build_capped_by_rows`]): when the co-ratings
+/// (`sum_u n_u^2`, the full rows' work) exceed four times the item pairs,
+/// so that the half they save outweighs two offers per pair. ml-25m's
+/// shape: 40 times (pairwise); ml-latest-small: 0.64 (by rows). Both give
+/// the same store, bit for bit.
+fn pairwise_pays(m: &RatingMatrix) -> bool {
+    let co = sum_over_rows(m, |len| len.saturating_mul(len));
+    let n = m.n_items();
+    co / 4 > n.saturating_mul(n.saturating_sub(1))
 }
 
-impl UpperChunk {
-    #[inline]
-    fn row(&self, r: usize) -> (&[u32], &[f32]) {
-        let span = self.ptr[r] as usize..self.ptr[r + 1] as usize;
-        (&self.items[span.clone()], &self.sims[span])
-    }
+/// `sum_u f(len_u)` over the rows of `m`, saturating.
+fn sum_over_rows(m: &RatingMatrix, f: impl Fn(usize) -> usize) -> usize {
+    (0..m.n_users()).fold(0usize, |acc, u| {
+        acc.saturating_add(f(m.user_count(UserIdx(u as u32))))
+    })
 }
 
-/// The exact build: upper rows in parallel (a chunk of [`TASK`] rows per
-/// task, stored contiguously), then the mirror, filled in parallel over
-/// ranges of rows balanced by their number of entries.
-fn build_exact(n: usize, input: &Centred, rule: Rule) -> Similarities {
-    let n_chunks = n.div_ceil(TASK);
-    let upper: Vec<UpperChunk> = (0..n_chunks)
-        .into_par_iter()
-        .map_init(
-            || Scratch::new(n),
-            |s, c| {
-                let rows = c * TASK..((c + 1) * TASK).min(n);
-                let mut chunk = UpperChunk {
-                    ptr: Vec::with_capacity(rows.len() + 1),
-                    items: Vec::new(),
-                    sims: Vec::new(),
-                };
-                chunk.ptr.push(0);
-                for i in rows {
-                    let len = pulp::Arch::new().dispatch(UpperRow {
-                        scratch: s,
-                        i,
-                        input,
-                        rule,
-                    });
-                    chunk.items.extend_from_slice(&s.items[..len]);
-                    chunk.sims.extend_from_slice(&s.sims[..len]);
-                    chunk.ptr.push(chunk.items.len() as u32);
-                }
-                chunk
+/// The capped store by both builds (tests: they must agree bit for bit).
+#[cfg(test)]
+pub(crate) fn capped_both_ways(
+    train: &RatingMatrix,
+    cfg: &KnnConfig,
+    cap: usize,
+) -> (Similarities, Similarities) {
+    let (m, b) = orient(train, cfg).expect("valid config");
+    let rule = Rule::new(cfg);
+    let n = m.n_items();
+    let pairwise = build_capped(
+        n,
+        &Centred::new(&m, &b, cfg.similarity, true),
+        rule,
+        cap,
+        &|_, _| {},
+    );
+    let by_rows = build_capped_by_rows(
+        n,
+        &Centred::new(&m, &b, cfg.similarity, false),
+        rule,
+        cap,
+        &|_, _| {},
+    );
+    (pairwise, by_rows)
+}
+
+/// The most (ordered) pairs the exact store may hold: 8 bytes each, 2 GB,
+/// and half as much again while it is built. Larger problems cap each list
+/// (`max_neighbours`), whose build holds one block of rows at a time.
+pub const EXACT_PAIR_LIMIT: usize = 250_000_000;
+
+/// The exact store's size bound for `m` in the model's orientation (the
+/// compared "items" are its columns): a pair needs a common rater, so at
+/// most `min(n (n - 1), sum_rows len (len - 1))` pairs; above
+/// [`EXACT_PAIR_LIMIT`] an error naming the size, the limit and the ways out.
+pub(crate) fn check_exact_size(m: &RatingMatrix, user_based: bool) -> Result<()> {
+    let n = m.n_items();
+    let by_rows = sum_over_rows(m, |len| len.saturating_mul(len.saturating_sub(1)));
+    let pairs = n.saturating_mul(n.saturating_sub(1)).min(by_rows);
+    if pairs > EXACT_PAIR_LIMIT {
+        return Err(Error::TooLarge {
+            compared: if user_based { "users" } else { "movies" },
+            n,
+            pairs,
+            limit: EXACT_PAIR_LIMIT,
+            way_out: if user_based {
+                "use item-based KNN (no --user-based), or cap each list with --max-neighbours N"
+            } else {
+                "cap each list with --max-neighbours N"
             },
-        )
-        .collect();
-    let row = |i: usize| upper[i / TASK].row(i % TASK);
-    // Lower lengths (entries mirrored into each row from the rows before):
-    // counted per group of chunks, then summed.
-    let groups = rayon::current_num_threads().clamp(1, n_chunks.max(1));
-    let lower: Vec<u32> = (0..groups)
-        .into_par_iter()
-        .map(|g| {
-            let mut count = vec![0u32; n];
-            for c in &upper[g * n_chunks / groups..(g + 1) * n_chunks / groups] {
-                for &j in &c.items {
-                    count[j as usize] += 1;
-                }
-            }
-            count
-        })
-        .reduce_with(|mut a, b| {
-            for (x, y) in a.iter_mut().zip(&b) {
-                *x += y;
-            }
-            a
-        })
-        .unwrap_or_default();
-    let mut ptr = Vec::with_capacity(n + 1);
-    ptr.push(0);
-    for i in 0..n {
-        let own = row(i).0.len();
-        ptr.push(ptr[i] + lower[i] as usize + own);
+        });
     }
-    let nnz = ptr[n];
-    // Row ranges of the mirror, one task each, of about equal entries:
-    // `bounds` are their starts and the end.
-    let parts = (rayon::current_num_threads() * RANGES_PER_THREAD).clamp(1, n.max(1));
-    let mut bounds: Vec<usize> = (0..parts)
-        .map(|t| {
-            ptr.partition_point(|&p| p * parts < t * nnz)
-                .saturating_sub(1)
-                .min(n)
-        })
-        .collect();
-    bounds[0] = 0;
-    bounds.push(n);
-    bounds.dedup();
-    let parts = bounds.len() - 1;
-    let mut items = vec![0u32; nnz];
-    let mut sims = vec![0f32; nnz];
-    let mut outs = Vec::with_capacity(parts);
-    let (mut rest_i, mut rest_s) = (items.as_mut_slice(), sims.as_mut_slice());
-    for t in 0..parts {
-        let size = ptr[bounds[t + 1]] - ptr[bounds[t]];
-        let (hi, ti) = rest_i.split_at_mut(size);
-        let (hs, ts) = rest_s.split_at_mut(size);
-        outs.push((t, hi, hs));
-        (rest_i, rest_s) = (ti, ts);
-    }
-    outs.into_par_iter().for_each(|(t, out_i, out_s)| {
-        let (a, b) = (bounds[t], bounds[t + 1]);
-        // Lower part first (rows before, ascending), then the row's own.
-        // The lower parts are filled one tile of rows at a time, so that
-        // the lines and pages being written stay in cache and the TLB;
-        // `pos[i]` is where row `i` resumes.
-        let mut next: Vec<usize> = (a..b).map(|j| ptr[j] - ptr[a]).collect();
-        let mut pos: Vec<u32> = (0..b)
-            .map(|i| {
-                if i + 1 >= a {
-                    0
-                } else {
-                    row(i).0.partition_point(|&j| (j as usize) < a) as u32
-                }
-            })
-            .collect();
-        let mut lo = a;
-        while lo < b {
-            let hi = (lo + MIRROR_TILE).min(b);
-            for (i, p) in pos[..hi].iter_mut().enumerate() {
-                let (cols, vals) = row(i);
-                let mut q = *p as usize;
-                while let Some(&j) = cols.get(q).filter(|&&j| (j as usize) < hi) {
-                    let k = &mut next[j as usize - a];
-                    out_i[*k] = i as u32;
-                    out_s[*k] = vals[q];
-                    *k += 1;
-                    q += 1;
-                }
-                *p = q as u32;
-            }
-            lo = hi;
-        }
-        for j in a..b {
-            let (k, end) = (next[j - a], ptr[j + 1] - ptr[a]);
-            let (cols, vals) = row(j);
-            out_i[k..end].copy_from_slice(cols);
-            out_s[k..end].copy_from_slice(vals);
-        }
-    });
-    Similarities { ptr, items, sims }
-}
-
-/// One upper row of the exact build (accumulate, then emit), compiled for
-/// the widest vector instructions the CPU has: the same arithmetic, so the
-/// same bits, only more lanes at once.
-struct UpperRow<'a> {
-    scratch: &'a mut Scratch,
-    i: usize,
-    input: &'a Centred,
-    rule: Rule,
-}
-
-impl pulp::WithSimd for UpperRow<'_> {
-    type Output = usize;
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) -> usize {
-        let Self {
-            scratch,
-            i,
-            input,
-            rule,
-        } = self;
-        scratch.accumulate(i, input, true);
-        scratch.emit(i, (i + 1) / 64, rule)
-    }
-}
-
-/// The capped build: full rows, block by block, each kept to its `cap`
-/// best neighbours.
-fn build_capped(n: usize, input: &Centred, rule: Rule, cap: usize) -> Similarities {
-    let mut ptr = Vec::with_capacity(n + 1);
-    ptr.push(0);
-    let mut items = Vec::new();
-    let mut sims = Vec::new();
-    for start in (0..n).step_by(BLOCK) {
-        let end = (start + BLOCK).min(n);
-        let rows: Vec<(Vec<u32>, Vec<f32>)> = (start..end)
-            .into_par_iter()
-            .with_min_len(TASK)
-            .map_init(
-                || Scratch::new(n),
-                |s, i| {
-                    s.accumulate(i, input, false);
-                    let len = s.emit(i, 0, rule);
-                    capped(&s.items[..len], &s.sims[..len], cap)
-                },
-            )
-            .collect();
-        for (ri, rs) in rows {
-            items.extend_from_slice(&ri);
-            sims.extend_from_slice(&rs);
-            ptr.push(items.len());
-        }
-    }
-    items.shrink_to_fit();
-    sims.shrink_to_fit();
-    Similarities { ptr, items, sims }
-}
-
-/// A row kept to its `cap` best neighbours by [`by_preference`], in index
-/// order.
-fn capped(items: &[u32], sims: &[f32], cap: usize) -> (Vec<u32>, Vec<f32>) {
-    if items.len() <= cap {
-        return (items.to_vec(), sims.to_vec());
-    }
-    let mut pairs: Vec<(f32, u32)> = sims.iter().copied().zip(items.iter().copied()).collect();
-    pairs.select_nth_unstable_by(cap - 1, |a, b| by_preference(*a, *b));
-    pairs.truncate(cap);
-    pairs.sort_unstable_by_key(|p| p.1);
-    (
-        pairs.iter().map(|p| p.1).collect(),
-        pairs.iter().map(|p| p.0).collect(),
-    )
+    Ok(())
 }
 
 /// Item-item similarities computed densely: `X^T X` and the co-rating norms
@@ -681,7 +648,7 @@ pub fn dense_similarities(train: &RatingMatrix, cfg: &KnnConfig, par: Par) -> Re
 pub fn sparse_similarities(train: &RatingMatrix, cfg: &KnnConfig) -> Result<Similarities> {
     cfg.validate()?;
     let (m, b) = orient(train, cfg)?;
-    Ok(build_sparse(&m, &b, cfg))
+    build_sparse(&m, &b, cfg, &|_, _| {})
 }
 
 /// A constant-time index into a [`Similarities`] store: per item, a bitmap

@@ -346,6 +346,14 @@ proptest! {
     }
 
     #[test]
+    fn both_capped_builds_agree_bitwise(t in arb_triples(), cfg in arb_config(), user_based in any::<bool>(), cap in 1..5usize) {
+        let m = matrix(&t, NU, NI);
+        let cfg = KnnConfig { user_based, ..cfg };
+        let (pairwise, by_rows) = crate::similarity::capped_both_ways(&m, &cfg, cap);
+        prop_assert_eq!(pairwise, by_rows);
+    }
+
+    #[test]
     fn the_cap_keeps_each_items_best_neighbours(t in arb_triples(), cfg in arb_config(), cap in 1..5usize) {
         let m = matrix(&t, NU, NI);
         let exact = sparse_similarities(&m, &cfg).unwrap();
@@ -507,4 +515,56 @@ fn empty_and_cold_inputs() {
     model.score_into(UserIdx(2), &mut out);
     assert!(out.iter().all(|x| x.is_nan()));
     assert!(model.similar(ItemIdx(1), 5).is_empty());
+}
+
+/// An exact store that could outgrow `EXACT_PAIR_LIMIT` is refused before
+/// anything is allocated, naming the size, the limit and the way out
+/// (item-based KNN or a neighbour cap), which then fits.
+#[test]
+fn an_exact_store_too_large_is_refused_before_allocating() {
+    use crate::{Error, EXACT_PAIR_LIMIT};
+    // 16,000 users who rated one movie: user-based, every pair of users
+    // shares a rater (16,000 * 15,999 > the limit).
+    let n = 16_000u32;
+    let entries: Vec<Rating> = (0..n)
+        .map(|u| Rating::new(u, 0, f32::from((u % 9) as u8) / 2.0 + 1.0))
+        .collect();
+    let train = RatingMatrix::new(&Ratings::new(
+        entries,
+        n as usize,
+        2,
+        RatingScale::default(),
+    ))
+    .unwrap();
+    let user_based = KnnConfig {
+        user_based: true,
+        ..KnnConfig::default()
+    };
+    let err = user_based
+        .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::TooLarge {
+                n: 16_000,
+                limit: EXACT_PAIR_LIMIT,
+                ..
+            }
+        ),
+        "{text}"
+    );
+    for part in [
+        "16000 users",
+        "255984000 pairs",
+        "item-based",
+        "--max-neighbours",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    // The way out fits: item-based (2 movies).
+    KnnConfig::default()
+        .fit(&train, None, &RunContext::default(), &mut NoopObserver)
+        .unwrap();
 }

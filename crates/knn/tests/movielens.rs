@@ -11,13 +11,7 @@ use movierec_data::{load, make_splits, SplitConfig};
 use movierec_knn::KnnConfig;
 
 fn movielens_dir() -> Option<PathBuf> {
-    match std::env::var_os("MOVIELENS_DIR") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!("MOVIELENS_DIR is not set: skipping the ml-latest-small test");
-            None
-        }
-    }
+    movierec_data::dataset_for_tests(env!("CARGO_MANIFEST_DIR"), "knn on ml-latest-small")
 }
 
 #[test]

@@ -6,9 +6,9 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The latent dimension is zero.
-    #[error("factors must be at least 1")]
-    Factors,
+    /// The latent dimension is zero or over [`MAX_FACTORS`](crate::MAX_FACTORS).
+    #[error("factors must be in 1..={max}, got {0}", max = crate::MAX_FACTORS)]
+    Factors(usize),
     /// The epoch (step) budget is zero.
     #[error("epochs must be at least 1")]
     Epochs,
@@ -51,6 +51,10 @@ pub enum Error {
     /// The configuration failed validation.
     #[error("invalid config: {0}")]
     Config(#[from] ConfigError),
+    /// An error of the core types; training that diverged to NaN
+    /// ([`movierec_core::Error::Diverged`]).
+    #[error(transparent)]
+    Core(#[from] movierec_core::Error),
     /// The training matrix has no rating.
     #[error("{model}: the training set is empty")]
     EmptyTrain {

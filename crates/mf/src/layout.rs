@@ -52,6 +52,14 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Whether every factor and bias is a finite number (one pass over the
+    /// parameters, a small fraction of an epoch's work).
+    pub fn is_finite(&self) -> bool {
+        [&self.p[..], &self.q[..], &self.bu, &self.bi]
+            .iter()
+            .all(|v| v.iter().all(|x| x.is_finite()))
+    }
+
     pub fn view(&self, k: usize, mu: f32) -> View<'_> {
         View {
             k,

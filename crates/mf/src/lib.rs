@@ -34,6 +34,7 @@
 
 mod config;
 mod dense;
+pub mod dsgd;
 mod error;
 mod fold_in;
 mod kernel;
@@ -43,11 +44,11 @@ mod schedule;
 mod sgd;
 mod train;
 
-pub use config::{DenseGdConfig, SgdConfig};
+pub use config::{DenseGdConfig, SgdConfig, MAX_FACTORS};
 pub use dense::{DenseTrainer, DENSE_CELL_LIMIT};
 pub use error::{ConfigError, Error, Result};
 pub use fold_in::FoldedUser;
-pub use model::{Biases, MfModel, UserReg};
+pub use model::{Biases, MfModel, UserReg, FOLD_IN_MAX_FACTORS};
 pub use sgd::SgdTrainer;
 
 #[cfg(test)]

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel;
 
+/// The most factors a fold-in solves for: its `(k + 1) x (k + 1)` f64
+/// system takes 134 MB at 4,096 (a model file could name any `k`).
+pub const FOLD_IN_MAX_FACTORS: usize = 4096;
+
 /// The bias terms of a biased factorisation: `mu + b_u + b_i`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Biases {
@@ -218,6 +222,12 @@ impl Recommender for MfModel {
     /// The user's side solved with the items fixed, regularised as the fit was.
     fn score_new_user(&self, rated: &[(ItemIdx, f32)], out: &mut [f32]) -> Result<(), Error> {
         movierec_core::check_rated(rated, self.n_items())?;
+        if self.factors > FOLD_IN_MAX_FACTORS {
+            return Err(Error::Unsupported(format!(
+                "fold-in solves a dense system of the model's {} factors, above the limit of {FOLD_IN_MAX_FACTORS}",
+                self.factors
+            )));
+        }
         let (reg_factors, reg_bias) = self.user_reg.for_ratings(rated.len());
         let user = self.fold_in(rated, reg_factors, reg_bias);
         self.score_folded(&user, out);
@@ -255,6 +265,9 @@ impl Recommender for MfModel {
             .all(|x| x.is_finite())
         {
             return bad("a factor is not a finite number");
+        }
+        if self.n_items() == 0 {
+            return bad("the model has no items");
         }
         let r = self.user_reg;
         if !(r.factors.is_finite() && r.factors >= 0.0 && r.bias.is_finite() && r.bias >= 0.0) {
@@ -304,5 +317,44 @@ mod tests {
         let back: MfModel = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back, m);
         assert_eq!(m.epochs(), 7);
+    }
+
+    /// Damaged shapes, floats and settings are errors; a model with more
+    /// factors than a fold-in solves for says so instead of allocating.
+    #[test]
+    fn validate_and_fold_in_refuse_damage() {
+        let good = MfModel::new(2, vec![1.0; 4], vec![0.5; 6], None, 1);
+        good.validate().unwrap();
+        let mut out = vec![0.0; 3];
+        good.score_new_user(&[(ItemIdx(1), 4.0)], &mut out).unwrap();
+        assert!(good.score_new_user(&[(ItemIdx(3), 4.0)], &mut out).is_err());
+        let json = serde_json::to_value(&good).unwrap();
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = json.clone();
+            f(&mut v);
+            serde_json::from_value::<MfModel>(v).unwrap()
+        };
+        for bad in [
+            edit(&|v| v["factors"] = 0.into()),
+            edit(&|v| v["factors"] = 3.into()),
+            edit(&|v| v["item_factors"][2] = 1e300.into()),
+            edit(&|v| v["item_factors"] = serde_json::json!([])),
+            edit(&|v| v["user_reg"]["factors"] = (-1.0).into()),
+            edit(&|v| {
+                v["biases"] = serde_json::json!({"mu": 3.0, "user": [0.0], "item": [0.0, 0.0, 0.0]})
+            }),
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(Error::InvalidModel(_))),
+                "{bad:?}"
+            );
+        }
+        let k = FOLD_IN_MAX_FACTORS + 1;
+        let wide = MfModel::new(k, vec![0.0; k], vec![0.0; k], None, 1);
+        wide.validate().unwrap();
+        let err = wide
+            .score_new_user(&[(ItemIdx(0), 4.0)], &mut [0.0])
+            .unwrap_err();
+        assert!(err.to_string().contains("above the limit"), "{err}");
     }
 }

@@ -76,6 +76,14 @@ impl Fit for SgdConfig {
                 observer,
                 |t, epoch| {
                     t.epoch();
+                    // The loss is computed only for observers that want it:
+                    // the parameters themselves say whether SGD diverged.
+                    if !t.state.is_finite() {
+                        return Err(Error::Core(movierec_core::training::diverged(
+                            epoch,
+                            "the factors are no longer finite numbers",
+                        )));
+                    }
                     let (train_m, loss) = if training_metrics {
                         let (m, sse) = t.epoch_metrics(train.scale());
                         let penalty = weights.penalty(&t.state, t.stride, self);

@@ -11,7 +11,7 @@ use rand::Rng as _;
 
 use crate::dense::{row_major, DenseState};
 use crate::kernel::{BlockPass, Entry, Step};
-use crate::{ConfigError, DenseGdConfig, Error, MfModel, SgdConfig};
+use crate::{ConfigError, DenseGdConfig, Error, MfModel, SgdConfig, MAX_FACTORS};
 
 /// A random low-rank-plus-noise rating set, every user and item rated.
 pub(crate) fn random_ratings(n_users: usize, n_items: usize, density: f64, seed: u64) -> Ratings {
@@ -582,7 +582,10 @@ fn errors_name_the_problem() {
     }
     .fit(&train, None, &RunContext::new(1, 42), &mut NoopObserver)
     .unwrap_err();
-    assert_eq!(e.to_string(), "invalid config: factors must be at least 1");
+    assert_eq!(
+        e.to_string(),
+        "invalid config: factors must be in 1..=4096, got 0"
+    );
     let huge = RatingMatrix::new(&Ratings::new(
         vec![Rating::new(0, 0, 3.0)],
         20_000,
@@ -621,8 +624,16 @@ mod config {
 
     #[test]
     fn factors_cannot_be_zero() {
-        assert_eq!(sgd(|c| c.factors = 0), Err(ConfigError::Factors));
-        assert_eq!(dense(|c| c.factors = 0), Err(ConfigError::Factors));
+        assert_eq!(sgd(|c| c.factors = 0), Err(ConfigError::Factors(0)));
+        assert_eq!(dense(|c| c.factors = 0), Err(ConfigError::Factors(0)));
+        assert_eq!(
+            sgd(|c| c.factors = 4_000_000_000),
+            Err(ConfigError::Factors(4_000_000_000))
+        );
+        assert_eq!(
+            dense(|c| c.factors = MAX_FACTORS + 1),
+            Err(ConfigError::Factors(MAX_FACTORS + 1))
+        );
     }
 
     #[test]
@@ -730,4 +741,52 @@ mod config {
         );
         assert!(serde_json::from_str::<DenseGdConfig>(r#"{"alpha": 0.1}"#).is_err());
     }
+}
+
+/// A learning rate far too large diverges to NaN: both optimisers fail
+/// with `Diverged` (observed or not), never returning a NaN model.
+#[test]
+fn a_diverging_fit_is_an_error_not_a_nan_model() {
+    let train = RatingMatrix::new(&random_ratings(30, 20, 0.3, 5)).unwrap();
+    let sgd = SgdConfig {
+        lr_factors: 1e6,
+        lr_biases: 1e6,
+        epochs: 20,
+        ..SgdConfig::default()
+    };
+    let dense = DenseGdConfig {
+        lr: 1e6,
+        epochs: 20,
+        ..DenseGdConfig::default()
+    };
+    let ctx = RunContext::default();
+    let diverged = |r: Result<MfModel, Error>| match r {
+        Err(Error::Core(e @ movierec_core::Error::Diverged { .. })) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("diverged at epoch") && text.contains("--lr"),
+                "{text}"
+            );
+        }
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("a diverged model was returned"),
+    };
+    diverged(sgd.fit(&train, None, &ctx, &mut NoopObserver));
+    diverged(sgd.fit(&train, None, &ctx, &mut Recorder::default()));
+    diverged(dense.fit(&train, None, &ctx, &mut NoopObserver));
+    diverged(dense.fit(&train, None, &ctx, &mut Recorder::default()));
+}
+
+#[test]
+fn large_settings_are_valid_and_smaller() {
+    let large = SgdConfig::large();
+    large.validate().unwrap();
+    assert_eq!(large.factors, 128);
+    assert_eq!(
+        SgdConfig {
+            factors: 200,
+            ..large
+        },
+        SgdConfig::default()
+    );
 }

@@ -8,13 +8,7 @@ use movierec_core::{Fallback, Fit, NoopObserver, RatingMatrix, Recommender, SetM
 use movierec_mf::SgdConfig;
 
 fn dataset_dir() -> Option<PathBuf> {
-    match std::env::var_os("MOVIELENS_DIR") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!("skipped: set MOVIELENS_DIR to an ml-latest-small folder to run it");
-            None
-        }
-    }
+    movierec_data::dataset_for_tests(env!("CARGO_MANIFEST_DIR"), "mf on ml-latest-small")
 }
 
 /// One 90/10 split of ml-latest-small (validation carved from the 90 %):

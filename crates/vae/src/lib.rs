@@ -108,3 +108,4 @@ mod tests;
 pub use config::{Input, VaeConfig, Variant};
 pub use error::VaeError;
 pub use model::VaeModel;
+pub use train::MAX_PARAMS;

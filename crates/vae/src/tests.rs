@@ -628,3 +628,19 @@ fn validation_scoring_matches_score_into() {
         }
     }
 }
+
+#[test]
+fn a_network_over_the_weight_limit_is_refused_before_allocating() {
+    let entries = vec![Rating::new(0, 0, 4.0), Rating::new(1, 2999, 5.0)];
+    let ratings = Ratings::new(entries, 2, 3000, RatingScale::new(0.5, 5.0));
+    let train = RatingMatrix::new(&ratings).unwrap();
+    let cfg = VaeConfig {
+        hidden: vec![1 << 20],
+        ..VaeConfig::dae()
+    };
+    let e = cfg
+        .fit(&train, None, &RunContext::new(1, 1), &mut NoopObserver)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("more than 250000000 weights"), "{e}");
+}

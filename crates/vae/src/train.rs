@@ -42,7 +42,15 @@ impl Fit for VaeConfig {
             return Err(Error::Empty("mult-vae/dae training").into());
         }
         let arch = Arch::new(train.n_items(), &self.hidden, self.variant)
-            .ok_or_else(|| Error::Config("mult-vae/dae: the network is too large".into()))?;
+            .filter(|a| a.n_params <= MAX_PARAMS)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "mult-vae/dae: {} movies through hidden {:?} make more than {MAX_PARAMS} \
+                     weights (16 bytes each with Adam): use smaller hidden layers",
+                    train.n_items(),
+                    self.hidden
+                ))
+            })?;
         ctx.install(|| self.train(&arch, train, validation, ctx, observer))?
     }
 
@@ -55,6 +63,11 @@ impl Fit for VaeConfig {
         }
     }
 }
+
+/// The most weights a network may have, checked before anything is
+/// allocated: each costs 16 bytes (weight, gradient, Adam's two moments), so
+/// this bounds a fit near 4 GB.
+pub const MAX_PARAMS: usize = 250_000_000;
 
 impl VaeConfig {
     fn train(

@@ -2,11 +2,13 @@
 //! `results/benchmarks.md` (from criterion's saved results, run by
 //! `scripts/bench-report.sh`) and `results/gap-analysis.md` (from three
 //! training curves and the `gap/step` benchmarks, run by
-//! `scripts/gap-analysis.sh`).
+//! `scripts/gap-analysis.sh`) and `results/scaling.md` with its plot (from
+//! the cells measured by `scripts/scaling.sh`).
 
 mod benchmarks;
 mod estimates;
 mod gap_analysis;
+mod scaling;
 
 use clap::{Args, Subcommand};
 
@@ -27,6 +29,10 @@ enum Which {
     /// against 10 hours (dense MF) explained from three training curves and
     /// the gap/step benchmarks.
     GapAnalysis(gap_analysis::GapAnalysisArgs),
+    /// Write results/scaling.md and results/scaling.svg from the cells
+    /// measured by scripts/scaling.sh: fit time and peak memory against
+    /// ratings, with the fitted exponents.
+    Scaling(scaling::ScalingArgs),
 }
 
 /// Runs `movierec report`.
@@ -34,5 +40,6 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     match args.which {
         Which::Benchmarks(args) => benchmarks::run(args),
         Which::GapAnalysis(args) => gap_analysis::run(args),
+        Which::Scaling(args) => scaling::run(args),
     }
 }

@@ -2,6 +2,7 @@
 //! chooses K on validation when asked (one epoch record per K), and fixes
 //! the report neighbourhood's cuts for the chosen K.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use movierec_core::{Control, EpochRecord, Fit, Observer, RatingMatrix, Ratings, RunContext};
@@ -63,7 +64,21 @@ impl KnnConfig {
         }
         let start = Instant::now();
         let (m, baseline) = orient(train, self)?;
-        let sims = build_sparse(&m, &baseline, self);
+        let sims = {
+            let shared = Mutex::new(&mut *observer);
+            let progress = |done: usize, total: usize| {
+                // Never wait for the lock, except for the last report.
+                let guard = if done == total {
+                    Some(shared.lock().unwrap_or_else(|e| e.into_inner()))
+                } else {
+                    shared.try_lock().ok()
+                };
+                if let Some(mut o) = guard {
+                    o.on_progress("similarities", done, total);
+                }
+            };
+            build_sparse(&m, &baseline, self, &progress)?
+        };
         let data = Oriented::new(&m, baseline);
         drop(m);
         let mut model = KnnModel {

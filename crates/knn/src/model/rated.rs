@@ -328,7 +328,7 @@ impl KnnModel {
                 let col = lo + c;
                 let (hi, hs) = pref.head(col);
                 let len = self.sims.neighbours(col).0.len();
-                if k * len / count <= hi.len() {
+                if k.saturating_mul(len) / count <= hi.len() {
                     if let Some((num, den)) =
                         walk_head(st, k, hi, hs, hi.len() == len, &mut sc.walk)
                     {
@@ -490,7 +490,8 @@ impl pulp::WithSimd for WalkChunk<'_, '_> {
             sc,
         } = self;
         let k = model.config.k;
-        sc.lanes.reserve(k);
+        // At most K marks per column, and no more than there are columns.
+        sc.lanes.reserve(k.min(model.data.n_cols()));
         for i in 0..out.len() {
             let col = lo + i;
             if skip.is_some_and(|s| s[col / 64] >> (col % 64) & 1 != 0) {

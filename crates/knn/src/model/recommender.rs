@@ -82,6 +82,13 @@ impl Recommender for KnnModel {
         Ok(())
     }
 
+    /// Every offset, index, length and float of the similarity store, the
+    /// training ratings, the baseline and the cuts, and the settings.
+    fn validate(&self) -> Result<(), CoreError> {
+        self.check()
+            .map_err(|e| CoreError::InvalidModel(format!("knn: {e}")))
+    }
+
     /// The model's own similarities (capped lists keep the most similar).
     fn similar_items(&self, item: ItemIdx, k: usize) -> Result<Vec<(ItemIdx, f32)>, CoreError> {
         if !self.can_fold_in() {

@@ -199,8 +199,15 @@ pub(super) struct Stored {
 }
 
 impl From<Stored> for KnnModel {
+    /// No check but the one the lookup index needs: a damaged store gets no
+    /// index, and [`validate`](movierec_core::Recommender::validate) says
+    /// what is wrong.
     fn from(s: Stored) -> Self {
-        let lookup = Lookup::build(&s.sims);
+        let lookup = if s.sims.is_consistent() {
+            Lookup::build(&s.sims)
+        } else {
+            None
+        };
         Self {
             config: s.config,
             k_scores: s.k_scores,

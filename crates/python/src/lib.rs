@@ -1,0 +1,855 @@
+//! Python bindings of movierec: the native half (`movierec._native`) of the
+//! `movierec` package (`python/movierec/__init__.py` is the other half).
+//!
+//! No model logic lives here. Settings are parsed by the CLI's own clap
+//! arguments (`ModelArgs`, `ProtocolArgs`), so a keyword argument means what
+//! the flag of the same name means; configurations come from the CLI's
+//! model table (`with_model`); fitted models are kept as the bytes of the
+//! CLI's model file and read back with its store (`Saved`), so a model
+//! fitted here scores as `movierec train` then `movierec predict` does.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, ensure, Context};
+use clap::Parser;
+use movierec_cli::evaluate::{provenance_of, ProtocolArgs};
+use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
+use movierec_cli::progress::Bar;
+use movierec_cli::recommend::{best_first, resolve_movie};
+use movierec_cli::store::{CatalogMovie, Contents, Saved};
+use movierec_core::{
+    Control, EpochRecord, Fit, IdMap, ItemIdx, Observer, Rating, RatingMatrix, RatingScale,
+    Ratings, RunContext, ScoreKind, UserIdx,
+};
+use movierec_data::{carve_validation, make_split, Dataset, Format, Protocol, SplitConfig};
+use movierec_eval::{EvalOptions, ModelReport, RankingOptions, Report};
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pyo3::create_exception!(
+    movierec,
+    MovieRecError,
+    PyException,
+    "An error of movierec; its message is the line the CLI prints after `error: `."
+);
+
+/// The CLI's one-line message of `e`, as a Python exception.
+fn py_err(e: anyhow::Error) -> PyErr {
+    MovieRecError::new_err(movierec_cli::one_line(&e))
+}
+
+/// Parses `args` (flags as the CLI spells them) with clap, the error as the
+/// first line of clap's message.
+fn parse<P: Parser>(args: &[String]) -> PyResult<P> {
+    let argv = std::iter::once("movierec".to_string()).chain(args.iter().cloned());
+    P::try_parse_from(argv).map_err(|e| {
+        let text = e.render().to_string();
+        let line = text
+            .lines()
+            .next()
+            .unwrap_or("bad arguments")
+            .trim_start_matches("error: ");
+        MovieRecError::new_err(line.to_string())
+    })
+}
+
+/// The settings of a fit: `movierec train`'s flags (less --out).
+#[derive(Debug, Parser)]
+struct FitCli {
+    #[arg(long, value_enum)]
+    model: ModelKind,
+    #[command(flatten)]
+    model_args: ModelArgs,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+    #[arg(long, default_value_t = 200)]
+    knn_cap: usize,
+    #[arg(long, default_value_t = 0)]
+    threads: u16,
+}
+
+/// The settings of `movierec evaluate` for one model.
+#[derive(Debug, Parser)]
+struct EvalCli {
+    #[arg(long, value_enum)]
+    model: ModelKind,
+    #[command(flatten)]
+    model_args: ModelArgs,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+    #[arg(long)]
+    no_refit: bool,
+    #[arg(long, value_delimiter = ',')]
+    at: Vec<u32>,
+    #[arg(long, default_value_t = 4.0)]
+    relevant: f32,
+    #[arg(long, default_value_t = 0)]
+    threads: u16,
+}
+
+/// The reading flags of `--data`.
+#[derive(Debug, Parser)]
+struct LoadCli {
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+}
+
+/// A rating set with its ids, timestamps and catalogue (a `Dataset`).
+#[pyclass(module = "movierec._native", frozen)]
+struct Data {
+    ds: Arc<Dataset>,
+}
+
+#[pymethods]
+impl Data {
+    /// Number of ratings.
+    fn __len__(&self) -> usize {
+        self.ds.ratings.len()
+    }
+
+    /// The dataset's name (its folder, or the name given).
+    #[getter]
+    fn name(&self) -> String {
+        self.ds.name.clone()
+    }
+
+    /// Distinct users.
+    #[getter]
+    fn n_users(&self) -> usize {
+        self.ds.users.len()
+    }
+
+    /// Distinct rated movies.
+    #[getter]
+    fn n_items(&self) -> usize {
+        self.ds.items.len()
+    }
+
+    /// The rating scale as (min, max).
+    #[getter]
+    fn scale(&self) -> (f32, f32) {
+        (self.ds.ratings.scale.min, self.ds.ratings.scale.max)
+    }
+
+    /// Raw user ids (u64), movie ids (u64), ratings (f32) and timestamps
+    /// (i64, or None), in rating order, as little-endian bytes.
+    #[allow(clippy::type_complexity)]
+    fn arrays<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+        Option<Bound<'py, PyBytes>>,
+    ) {
+        let e = &self.ds.ratings.entries;
+        let users: Vec<u8> = e
+            .iter()
+            .flat_map(|r| self.ds.users.raw(r.user.0).to_le_bytes())
+            .collect();
+        let items: Vec<u8> = e
+            .iter()
+            .flat_map(|r| self.ds.items.raw(r.item.0).to_le_bytes())
+            .collect();
+        let values: Vec<u8> = e.iter().flat_map(|r| r.value.to_le_bytes()).collect();
+        let ts = self.ds.timestamps.as_ref().map(|t| {
+            let b: Vec<u8> = t.iter().flat_map(|x| x.to_le_bytes()).collect();
+            PyBytes::new(py, &b)
+        });
+        (
+            PyBytes::new(py, &users),
+            PyBytes::new(py, &items),
+            PyBytes::new(py, &values),
+            ts,
+        )
+    }
+
+    /// The catalogue: (movie id, title, year, genres joined by `|`).
+    fn movies(&self) -> Vec<(u64, String, Option<i32>, String)> {
+        CatalogMovie::all_of(&self.ds.catalog)
+            .into_iter()
+            .map(|m| (m.id, m.title, m.year, m.genres.join("|")))
+            .collect()
+    }
+}
+
+/// Reads a dataset as `--data PATH` with the given reading flags does.
+#[pyfunction]
+fn load(py: Python<'_>, args: Vec<String>) -> PyResult<Data> {
+    let cli: LoadCli = parse(&args)?;
+    let ds = py.detach(|| cli.protocol.load()).map_err(py_err)?;
+    Ok(Data { ds: Arc::new(ds) })
+}
+
+fn le_chunks<const N: usize>(bytes: &[u8], what: &str) -> anyhow::Result<Vec<[u8; N]>> {
+    ensure!(
+        bytes.len().is_multiple_of(N),
+        "{what}: {} bytes is not a whole number of values",
+        bytes.len()
+    );
+    Ok(bytes
+        .chunks_exact(N)
+        .map(|c| c.try_into().expect("chunk of N bytes"))
+        .collect())
+}
+
+/// Builds a dataset from parallel arrays (little-endian bytes: u64 user and
+/// movie ids, f32 ratings, optional i64 timestamps). Ids are indexed in
+/// order of first appearance, as the CLI's readers do; a rating outside the
+/// scale or a repeated pair is an error (or, with `latest`, keeps the newest).
+#[pyfunction]
+#[pyo3(signature = (name, users, items, ratings, timestamps, scale, on_duplicate))]
+#[allow(clippy::too_many_arguments)]
+fn from_arrays(
+    name: String,
+    users: &[u8],
+    items: &[u8],
+    ratings: &[u8],
+    timestamps: Option<&[u8]>,
+    scale: (f32, f32),
+    on_duplicate: &str,
+) -> PyResult<Data> {
+    build_dataset(name, users, items, ratings, timestamps, scale, on_duplicate)
+        .map(|ds| Data { ds: Arc::new(ds) })
+        .map_err(py_err)
+}
+
+fn build_dataset(
+    name: String,
+    users: &[u8],
+    items: &[u8],
+    ratings: &[u8],
+    timestamps: Option<&[u8]>,
+    (min, max): (f32, f32),
+    on_duplicate: &str,
+) -> anyhow::Result<Dataset> {
+    ensure!(
+        min.is_finite() && max.is_finite() && min < max,
+        "scale {min}..{max}: expected MIN < MAX"
+    );
+    let scale = RatingScale::new(min, max);
+    let latest = match on_duplicate {
+        "error" => false,
+        "latest" => true,
+        other => bail!("on_duplicate `{other}`: expected error or latest"),
+    };
+    let u = le_chunks::<8>(users, "user ids")?;
+    let i = le_chunks::<8>(items, "movie ids")?;
+    let r = le_chunks::<4>(ratings, "ratings")?;
+    let t = timestamps
+        .map(|t| le_chunks::<8>(t, "timestamps"))
+        .transpose()?;
+    ensure!(
+        u.len() == i.len() && u.len() == r.len() && t.as_ref().is_none_or(|t| t.len() == u.len()),
+        "the columns differ in length: {} users, {} movies, {} ratings",
+        u.len(),
+        i.len(),
+        r.len()
+    );
+    ensure!(!u.is_empty(), "no ratings in the frame");
+    let mut user_map = IdMap::new();
+    let mut item_map = IdMap::new();
+    let mut entries: Vec<Rating> = Vec::with_capacity(u.len());
+    let mut ts: Option<Vec<i64>> = t.as_ref().map(|_| Vec::with_capacity(u.len()));
+    let mut seen: std::collections::HashMap<(u32, u32), usize> = Default::default();
+    for row in 0..u.len() {
+        let (uid, iid) = (u64::from_le_bytes(u[row]), u64::from_le_bytes(i[row]));
+        let value = f32::from_le_bytes(r[row]);
+        ensure!(
+            value.is_finite() && scale.contains(value),
+            "row {row}: rating {value} of user {uid}, movie {iid} is not a number in {min}..{max}"
+        );
+        let time = t.as_ref().map(|t| i64::from_le_bytes(t[row]));
+        let (ux, ix) = (user_map.insert(uid), item_map.insert(iid));
+        match seen.get(&(ux, ix)) {
+            Some(&at) if !latest => {
+                bail!("row {row}: user {uid} rated movie {iid} twice (first in row {at})")
+            }
+            Some(&at) => {
+                let newer = match (&ts, time) {
+                    (Some(ts), Some(time)) => time >= ts[at],
+                    _ => true,
+                };
+                if newer {
+                    entries[at].value = value;
+                    if let (Some(ts), Some(time)) = (ts.as_mut(), time) {
+                        ts[at] = time;
+                    }
+                }
+            }
+            None => {
+                seen.insert((ux, ix), entries.len());
+                entries.push(Rating::new(ux, ix, value));
+                if let (Some(ts), Some(time)) = (ts.as_mut(), time) {
+                    ts.push(time);
+                }
+            }
+        }
+    }
+    let ratings = Ratings::new(entries, user_map.len(), item_map.len(), scale);
+    Ok(Dataset {
+        name,
+        format: Format::Generic,
+        ratings,
+        timestamps: ts,
+        users: user_map,
+        items: item_map,
+        catalog: Default::default(),
+    })
+}
+
+/// Attaches a catalogue (id, title, genres) to a dataset.
+#[pyfunction]
+fn with_movies(data: &Data, movies: Vec<(u64, String, Vec<String>)>) -> Data {
+    let mut ds = (*data.ds).clone();
+    let mut catalog = movierec_data::Catalog::new();
+    for (id, title, genres) in movies {
+        catalog.insert(movierec_data::Movie::new(id, title, genres));
+    }
+    ds.catalog = catalog;
+    Data { ds: Arc::new(ds) }
+}
+
+/// The ratings of `ds` at `positions`, re-indexed in order of first
+/// appearance (as the CLI reads the CSV file `movierec split` writes).
+fn subset(ds: &Dataset, positions: &[usize]) -> Dataset {
+    let mut users = IdMap::new();
+    let mut items = IdMap::new();
+    let entries: Vec<Rating> = positions
+        .iter()
+        .map(|&p| {
+            let r = ds.ratings.entries[p];
+            let u = users.insert(ds.users.raw(r.user.0));
+            let i = items.insert(ds.items.raw(r.item.0));
+            Rating::new(u, i, r.value)
+        })
+        .collect();
+    let ratings = Ratings::new(entries, users.len(), items.len(), ds.ratings.scale);
+    Dataset {
+        name: ds.name.clone(),
+        format: ds.format,
+        ratings,
+        timestamps: ds
+            .timestamps
+            .as_ref()
+            .map(|t| positions.iter().map(|&p| t[p]).collect()),
+        users,
+        items,
+        catalog: ds.catalog.clone(),
+    }
+}
+
+/// One split of the protocol as (train, test), as `movierec split` writes
+/// it: train holds train + validation in rating order.
+#[pyfunction]
+#[pyo3(signature = (data, protocol, repeat, test_fraction, folds, seed))]
+fn split(
+    data: &Data,
+    protocol: &str,
+    repeat: usize,
+    test_fraction: f64,
+    folds: usize,
+    seed: u64,
+) -> PyResult<(Data, Data)> {
+    let run = || -> anyhow::Result<(Data, Data)> {
+        let protocol: Protocol = protocol.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let cfg = SplitConfig {
+            protocol,
+            test_fraction,
+            validation_fraction: 0.0,
+            repeats: repeat.saturating_add(1),
+            folds,
+            seed,
+        };
+        let ds = &*data.ds;
+        let s = make_split(&ds.ratings, ds.timestamps.as_deref(), &cfg, repeat)?;
+        let mut train = s.train.clone();
+        train.extend_from_slice(&s.validation);
+        train.sort_unstable();
+        Ok((
+            Data {
+                ds: Arc::new(subset(ds, &train)),
+            },
+            Data {
+                ds: Arc::new(subset(ds, &s.test)),
+            },
+        ))
+    };
+    run().map_err(py_err)
+}
+
+/// Shows each epoch on a spinner and stops the fit on Ctrl-C.
+struct Watch {
+    bar: Option<indicatif::ProgressBar>,
+    what: String,
+    interrupted: bool,
+}
+
+impl Observer for Watch {
+    fn on_epoch(&mut self, r: &EpochRecord) -> Control {
+        if let Some(bar) = &self.bar {
+            let val = r
+                .validation
+                .map(|m| format!(", validation RMSE {:.4}", m.rmse))
+                .unwrap_or_default();
+            bar.set_message(format!("{}: epoch {}{val}", self.what, r.epoch));
+        }
+        if Python::attach(|py| py.check_signals()).is_err() {
+            self.interrupted = true;
+            return Control::Stop;
+        }
+        Control::Continue
+    }
+}
+
+/// An interrupted fit.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// `movierec train`'s fit (choices on validation, then a refit on all
+/// ratings) of a dataset in memory; returns the model file's bytes.
+struct FitRun<'a> {
+    ctx: RunContext,
+    contents: Option<Contents>,
+    train: &'a Ratings,
+    validation: &'a Ratings,
+    all: &'a Ratings,
+    quiet: bool,
+}
+
+impl FitRun<'_> {
+    fn watch(&self, what: String) -> Watch {
+        Watch {
+            bar: (!self.quiet).then(|| Bar::spinner(&what, false)),
+            what,
+            interrupted: false,
+        }
+    }
+}
+
+fn done(w: Watch) -> anyhow::Result<()> {
+    if let Some(bar) = w.bar {
+        bar.finish_and_clear();
+    }
+    if w.interrupted {
+        return Err(Interrupted.into());
+    }
+    Ok(())
+}
+
+impl ModelVisitor for FitRun<'_> {
+    type Output = Vec<u8>;
+    fn visit<F>(&mut self, kind: ModelKind, name: &str, config: F) -> anyhow::Result<Vec<u8>>
+    where
+        F: Fit + Serialize + DeserializeOwned + Clone,
+        F::Model: Serialize + DeserializeOwned,
+    {
+        let ctx = &self.ctx;
+        let fit_err = |e: F::Error| anyhow::anyhow!("fitting {name}: {e}");
+        let (model, chosen) = if self.validation.is_empty() {
+            let m = RatingMatrix::new(self.all)?;
+            let mut w = self.watch(format!("{name}: fitting"));
+            let model = config.fit(&m, None, ctx, &mut w).map_err(fit_err)?;
+            done(w)?;
+            (model, config)
+        } else {
+            let m = RatingMatrix::new(self.train)?;
+            let mut w = self.watch(format!("{name}: fitting"));
+            let first = config
+                .fit(&m, Some(self.validation), ctx, &mut w)
+                .map_err(fit_err)?;
+            done(w)?;
+            drop(m);
+            let again = config.refit_config(&first);
+            drop(first);
+            let full = RatingMatrix::new(self.all)?;
+            let mut w = self.watch(format!("{name}: refitting on all ratings"));
+            let model = again.fit(&full, None, ctx, &mut w).map_err(fit_err)?;
+            done(w)?;
+            (model, again)
+        };
+        let mut contents = self.contents.take().context("one fit per run")?;
+        contents.meta.name = name.to_string();
+        contents.meta.config = serde_json::to_string(&chosen)?;
+        contents.to_bytes(kind, &model)
+    }
+}
+
+/// Fits as `movierec train --data ... FLAGS` does, on `ds`.
+fn fit_dataset(cli: &FitCli, ds: &Dataset, quiet: bool) -> anyhow::Result<Vec<u8>> {
+    let threads = RunContext::new(usize::from(cli.threads), 0).threads;
+    let opts = cli.protocol.options(true, threads);
+    let ctx = opts.context();
+    let seed = opts.split.seed;
+    let (fit, validation) =
+        carve_validation(ds.ratings.len(), opts.split.validation_fraction, seed);
+    let train = ds.ratings.select(&fit);
+    let validation = ds.ratings.select(&validation);
+    let all = train.concat(&validation);
+    let matrix = RatingMatrix::new(&all)?;
+    let saved_train = movierec_cli::train::train_ratings(&matrix);
+    let fallback = opts.fallback.fit(&matrix);
+    drop(matrix);
+    let mut model_args = cli.model_args.clone();
+    model_args.saving_cap = (cli.knn_cap > 0).then_some(cli.knn_cap);
+    let mut run = FitRun {
+        ctx,
+        contents: Some(Contents::for_dataset(
+            ds,
+            false,
+            seed,
+            ctx.threads,
+            saved_train,
+            fallback,
+        )),
+        train: &train,
+        validation: &validation,
+        all: &all,
+        quiet,
+    };
+    with_model(cli.model, &model_args, &mut run)
+}
+
+/// A fitted model: the bytes of its model file and the model read from them.
+#[pyclass(module = "movierec._native", frozen)]
+struct Fitted {
+    bytes: Vec<u8>,
+    saved: Saved,
+}
+
+fn to_py_err(e: anyhow::Error) -> PyErr {
+    if e.downcast_ref::<Interrupted>().is_some() {
+        PyKeyboardInterrupt::new_err("fit interrupted")
+    } else {
+        py_err(e)
+    }
+}
+
+/// Fits a model with the flags of `movierec train` (`--model KIND ...`).
+#[pyfunction]
+#[pyo3(signature = (data, args, progress=false))]
+fn fit(py: Python<'_>, data: &Data, args: Vec<String>, progress: bool) -> PyResult<Fitted> {
+    let cli: FitCli = parse(&args)?;
+    let ds = data.ds.clone();
+    let bytes = py
+        .detach(|| fit_dataset(&cli, &ds, !progress))
+        .map_err(to_py_err)?;
+    let saved = Saved::from_bytes(&bytes).map_err(py_err)?;
+    Ok(Fitted { bytes, saved })
+}
+
+/// Reads a model file written by `movierec train` or `Fitted.save`.
+#[pyfunction]
+fn load_model(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Fitted> {
+    py.detach(|| -> anyhow::Result<Fitted> {
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("{}: cannot read the model file", path.display()))?;
+        let saved = Saved::from_bytes(&bytes).with_context(|| format!("{}", path.display()))?;
+        Ok(Fitted { bytes, saved })
+    })
+    .map_err(py_err)
+}
+
+type MovieRow = (u64, String, Option<i32>, String, f32);
+
+impl Fitted {
+    fn row(&self, id: u64, score: f32) -> MovieRow {
+        match self.saved.movie(id) {
+            Some(m) => (id, m.title.clone(), m.year, m.genres.join("|"), score),
+            None => (id, String::new(), None, String::new(), score),
+        }
+    }
+
+    /// The top `n` of `scores`, skipping `seen` items and items without a
+    /// training rating, as `movierec recommend` ranks them.
+    fn top(&self, scores: &[f32], seen: &[bool], n: usize) -> Vec<MovieRow> {
+        let saved = &self.saved;
+        let counts = saved.train.item_counts(scores.len());
+        let mut cands: Vec<(f32, u64, usize)> = (0..scores.len())
+            .filter(|&i| !seen[i] && counts[i] >= 1 && scores[i].is_finite())
+            .map(|i| (scores[i], saved.items.raw(i as u32), i))
+            .collect();
+        best_first(&mut cands, n);
+        let ranks_only = saved.model.score_kind() == ScoreKind::Ranking;
+        cands
+            .iter()
+            .map(|&(s, id, _)| {
+                let shown = if ranks_only {
+                    s
+                } else {
+                    saved.meta.scale.clamp(s)
+                };
+                self.row(id, shown)
+            })
+            .collect()
+    }
+}
+
+#[pymethods]
+impl Fitted {
+    /// The model's name in tables (with a preset's suffix).
+    #[getter]
+    fn name(&self) -> String {
+        self.saved.meta.name.clone()
+    }
+
+    /// The configuration the model was fitted with (JSON).
+    #[getter]
+    fn config(&self) -> String {
+        self.saved.meta.config.clone()
+    }
+
+    /// The seed and threads of the fit.
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.saved.meta.seed
+    }
+
+    /// Writes the model file (temporary file, then rename).
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        py.detach(|| movierec_eval::write_atomic(Path::new(&path), &self.bytes))
+            .map_err(|e| py_err(e.into()))
+    }
+
+    /// Estimates for raw (user, movie) id pairs (u64 little-endian bytes),
+    /// as `movierec predict`: clamped to the scale, the fallback for ids
+    /// the model does not know. Returns f32 little-endian bytes.
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        users: &[u8],
+        items: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let out = py
+            .detach(|| -> anyhow::Result<Vec<u8>> {
+                let u = le_chunks::<8>(users, "users")?;
+                let i = le_chunks::<8>(items, "movies")?;
+                ensure!(
+                    u.len() == i.len(),
+                    "{} users but {} movies",
+                    u.len(),
+                    i.len()
+                );
+                let s = &self.saved;
+                let scores: Vec<f32> = u
+                    .par_iter()
+                    .zip(i.par_iter())
+                    .map(|(u, i)| {
+                        let u = s.users.get(u64::from_le_bytes(*u)).map(UserIdx);
+                        let i = s.items.get(u64::from_le_bytes(*i)).map(ItemIdx);
+                        s.estimate(u, i)
+                    })
+                    .collect();
+                Ok(scores.iter().flat_map(|x| x.to_le_bytes()).collect())
+            })
+            .map_err(py_err)?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Top-`n` movies for a known user (raw id), as `movierec recommend`:
+    /// (movie id, title, year, genres, score).
+    #[pyo3(signature = (user, n=10, exclude_rated=true))]
+    fn recommend(&self, user: u64, n: usize, exclude_rated: bool) -> PyResult<Vec<MovieRow>> {
+        let s = &self.saved;
+        let u = s.user(user).map_err(py_err)?;
+        let k = s.items.len();
+        let mut scores = vec![f32::NAN; k];
+        s.model.score_into(u, &mut scores);
+        let mut seen = vec![false; k];
+        if exclude_rated {
+            for &i in s.train.row(u).0 {
+                seen[i as usize] = true;
+            }
+        }
+        Ok(self.top(&scores, &seen, n))
+    }
+
+    /// Top-`n` movies for a new user's ratings (raw movie ids, ratings),
+    /// folded in without refitting, as `movierec recommend --ratings`.
+    #[pyo3(signature = (movies, ratings, n=10))]
+    fn recommend_new(
+        &self,
+        movies: Vec<u64>,
+        ratings: Vec<f32>,
+        n: usize,
+    ) -> PyResult<Vec<MovieRow>> {
+        let s = &self.saved;
+        let run = || -> anyhow::Result<Vec<MovieRow>> {
+            ensure!(
+                movies.len() == ratings.len(),
+                "{} movies but {} ratings",
+                movies.len(),
+                ratings.len()
+            );
+            let scale = s.meta.scale;
+            let mut rated = Vec::new();
+            let mut firsts = std::collections::HashMap::new();
+            for (row, (&id, &r)) in movies.iter().zip(&ratings).enumerate() {
+                ensure!(
+                    r.is_finite() && scale.contains(r),
+                    "row {row}: rating {r} is not a number in {}..{}",
+                    scale.min,
+                    scale.max
+                );
+                if let Some(first) = firsts.insert(id, row) {
+                    bail!("row {row}: movie {id} is rated twice (first in row {first})");
+                }
+                if let Some(i) = s.items.get(id) {
+                    rated.push((ItemIdx(i), r));
+                }
+            }
+            ensure!(
+                !rated.is_empty(),
+                "no rated movie the model knows (it knows the {} movies with training ratings)",
+                s.items.len()
+            );
+            let k = s.items.len();
+            let mut scores = vec![f32::NAN; k];
+            s.model.score_new_user(&rated, &mut scores)?;
+            let mut seen = vec![false; k];
+            for &(i, _) in &rated {
+                seen[i.get()] = true;
+            }
+            Ok(self.top(&scores, &seen, n))
+        };
+        run().map_err(py_err)
+    }
+
+    /// The `n` movies nearest to `movie` (an id, or a title as the CLI
+    /// takes it), as `movierec similar`: (movie id, title, year, genres,
+    /// similarity).
+    #[pyo3(signature = (movie, n=10))]
+    fn similar(&self, movie: &str, n: usize) -> PyResult<Vec<MovieRow>> {
+        let s = &self.saved;
+        let run = || -> anyhow::Result<Vec<MovieRow>> {
+            let id = resolve_movie(movie, s).context("movie")?;
+            let Some(item) = s.items.get(id).map(ItemIdx) else {
+                bail!("movie {id} has no training rating in the model: nothing to compare it with");
+            };
+            let found = s.model.similar_items(item, n)?;
+            Ok(found
+                .iter()
+                .map(|&(i, sim)| self.row(s.items.raw(i.0), sim))
+                .collect())
+        };
+        run().map_err(py_err)
+    }
+}
+
+/// Runs `movierec evaluate` for one model on `ds`.
+struct EvalRun<'a> {
+    ds: &'a Dataset,
+    opts: &'a EvalOptions,
+    quiet: bool,
+}
+
+impl ModelVisitor for EvalRun<'_> {
+    type Output = ModelReport;
+    fn visit<F>(&mut self, _: ModelKind, name: &str, config: F) -> anyhow::Result<ModelReport>
+    where
+        F: Fit + Serialize + DeserializeOwned + Clone,
+    {
+        let mut bar = Bar::new(name, self.quiet);
+        let ds = self.ds;
+        let report = movierec_eval::evaluate(
+            name,
+            &config,
+            &ds.ratings,
+            ds.timestamps.as_deref(),
+            self.opts,
+            &mut bar,
+        );
+        bar.finish();
+        Ok(report?)
+    }
+}
+
+/// Evaluates models with the protocol, as `movierec evaluate --json`: one
+/// list of flags per model (`--model KIND`, its settings and the protocol's
+/// flags). Returns the report as JSON and as the CLI's CSV.
+#[pyfunction]
+#[pyo3(signature = (data, models, progress=false))]
+fn evaluate(
+    py: Python<'_>,
+    data: &Data,
+    models: Vec<Vec<String>>,
+    progress: bool,
+) -> PyResult<(String, String)> {
+    let clis: Vec<EvalCli> = models
+        .iter()
+        .map(|a| parse::<EvalCli>(a))
+        .collect::<PyResult<_>>()?;
+    let ds = data.ds.clone();
+    py.detach(|| -> anyhow::Result<(String, String)> {
+        let mut reports = Vec::new();
+        let mut head = None;
+        for cli in &clis {
+            let threads = RunContext::new(usize::from(cli.threads), 0).threads;
+            let ranking = (!cli.at.is_empty()).then(|| RankingOptions {
+                k: cli.at[0] as usize,
+                threshold: cli.relevant,
+            });
+            ensure!(
+                cli.relevant.is_finite(),
+                "relevant must be a number, got {}",
+                cli.relevant
+            );
+            let opts = EvalOptions {
+                ranking,
+                ranking_also: cli.at.iter().skip(1).map(|&k| k as usize).collect(),
+                ..cli.protocol.options(!cli.no_refit, threads)
+            };
+            ensure!(
+                !cli.protocol.is_report(),
+                "protocol `report` is the CLI's only (movierec evaluate --protocol report)"
+            );
+            let mut run = EvalRun {
+                ds: &ds,
+                opts: &opts,
+                quiet: !progress,
+            };
+            reports.push(with_model(cli.model, &cli.model_args, &mut run)?);
+            head.get_or_insert((opts.split.protocol.to_string(), opts.split.seed));
+        }
+        let (protocol, seed) = head.context("no model to evaluate")?;
+        let report = Report {
+            dataset: ds.name.clone(),
+            protocol,
+            seed,
+            provenance: Some(provenance_of("(python) movierec.evaluate")),
+            models: reports,
+        };
+        Ok((report.to_json(), report.to_csv()))
+    })
+    .map_err(py_err)
+}
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("MovieRecError", m.py().get_type::<MovieRecError>())?;
+    m.add_class::<Data>()?;
+    m.add_class::<Fitted>()?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(from_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(with_movies, m)?)?;
+    m.add_function(wrap_pyfunction!(split, m)?)?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    Ok(())
+}
