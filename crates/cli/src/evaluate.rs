@@ -207,8 +207,8 @@ impl ProtocolArgs {
         self.protocol == ProtocolChoice::Report
     }
 
-    /// Reads the dataset.
-    pub fn load(&self) -> anyhow::Result<Dataset> {
+    /// Reads the dataset (with a progress bar on a large file unless `quiet`).
+    pub fn load(&self, quiet: bool) -> anyhow::Result<Dataset> {
         let input = &self.input;
         ensure!(
             input.delimiter.is_ascii(),
@@ -222,8 +222,9 @@ impl ProtocolArgs {
                 has_header: !input.no_header,
                 scale: input.scale,
             }),
+            ..LoadOptions::default()
         };
-        crate::load_data(&self.data, &opts)
+        crate::load_data(&self.data, &opts, quiet)
     }
 
     /// The protocol's options.
@@ -292,7 +293,7 @@ fn publish(
 
 fn run_protocol(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Result<Report> {
     let p = &args.protocol;
-    let dataset = p.load()?;
+    let dataset = p.load(quiet)?;
     let eval = EvalOptions {
         ranking: args.ranking.options()?,
         ranking_also: args.ranking.also(),
@@ -329,7 +330,7 @@ fn run_report(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Resul
         "--protocol report runs on --data splits, without --train/--test or --tune"
     );
     let p = &args.protocol;
-    let dataset = p.load()?;
+    let dataset = p.load(quiet)?;
     let eval = p.options(!args.no_refit, threads);
     let mut models = Vec::new();
     for &kind in &args.model {

@@ -198,6 +198,7 @@ pub fn emit(text: &str) -> std::io::Result<()> {
 pub fn load_data(
     path: &std::path::Path,
     opts: &movierec_data::LoadOptions,
+    quiet: bool,
 ) -> anyhow::Result<movierec_data::Dataset> {
     if !path.exists() {
         anyhow::bail!(
@@ -207,7 +208,20 @@ pub fn load_data(
             std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string())
         );
     }
-    Ok(movierec_data::load(path, opts)?)
+    let opts = movierec_data::LoadOptions {
+        progress: movierec_data::ReadProgress::default(),
+        ..opts.clone()
+    };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let loaded = std::thread::scope(|s| {
+        if !quiet {
+            s.spawn(|| progress::reading(&opts.progress, &done));
+        }
+        let loaded = movierec_data::load(path, &opts);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        loaded
+    });
+    Ok(loaded?)
 }
 
 /// Where a command writes its results: `--out-dir` when given, else

@@ -46,7 +46,7 @@ struct MovieRow {
 }
 
 /// Runs `movierec movies`.
-pub fn run(args: MoviesArgs, _quiet: bool) -> anyhow::Result<()> {
+pub fn run(args: MoviesArgs, quiet: bool) -> anyhow::Result<()> {
     let (source, movies) = match &args.model {
         Some(path) => {
             let saved = Saved::load(path)?;
@@ -62,7 +62,7 @@ pub fn run(args: MoviesArgs, _quiet: bool) -> anyhow::Result<()> {
             (path, movies)
         }
         None => {
-            let ds = crate::load_data(&args.data, &LoadOptions::default())?;
+            let ds = crate::load_data(&args.data, &LoadOptions::default(), quiet)?;
             let mut counts = vec![0usize; ds.items.len()];
             for r in &ds.ratings.entries {
                 counts[r.item.get()] += 1;

@@ -101,6 +101,44 @@ pub fn counted(prefix: &str, total: u64, quiet: bool) -> ProgressBar {
     b
 }
 
+/// Draws a bar over the bytes of the ratings file while `progress` is read,
+/// then "checking and indexing" until `done`; drawn only for a load that
+/// lasts over half a second (a small file shows nothing).
+pub fn reading(progress: &movierec_data::ReadProgress, done: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering;
+    let start = std::time::Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+        if bar.is_none() && start.elapsed() > Duration::from_millis(500) {
+            let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {elapsed} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b.set_prefix("reading ratings");
+            b.set_length(progress.total());
+            b.set_position(progress.read());
+            b.enable_steady_tick(Duration::from_millis(200));
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            let (read, total) = (progress.read(), progress.total());
+            b.set_length(total);
+            b.set_position(read);
+            if total > 0 && read >= total {
+                b.set_message("checking and indexing");
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}
+
 /// The observer of one fit: each epoch on a spinner after what is being
 /// fitted; a long step within the fit (e.g. KNN's similarity blocks) as a
 /// bar with rate and ETA while it runs.

@@ -258,7 +258,7 @@ pub fn run(args: ReproduceArgs, quiet: bool, threads: usize) -> anyhow::Result<(
             Path::new("results/report-figures.toml"),
         )?,
     };
-    let dataset = crate::load_data(&args.data, &LoadOptions::default())?;
+    let dataset = crate::load_data(&args.data, &LoadOptions::default(), quiet)?;
     if args.sweep {
         let dir = crate::out_dir(args.out_dir.as_deref(), args.quick).join(&dataset.name);
         let s = sweep::SweepArgs {

@@ -37,8 +37,8 @@ pub struct SplitArgs {
 }
 
 /// Runs `movierec split`.
-pub fn run(args: SplitArgs, _quiet: bool) -> anyhow::Result<()> {
-    let ds = crate::load_data(&args.data, &LoadOptions::default())?;
+pub fn run(args: SplitArgs, quiet: bool) -> anyhow::Result<()> {
+    let ds = crate::load_data(&args.data, &LoadOptions::default(), quiet)?;
     let cfg = SplitConfig {
         protocol: args.protocol,
         test_fraction: args.test_fraction,

@@ -66,7 +66,7 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
         return crate::launch::train(args.model, m, p, out, args.holdout, d, quiet, threads);
     }
     let spinner = Bar::spinner("reading ratings", quiet);
-    let ds = args.protocol.load()?;
+    let ds = args.protocol.load(quiet)?;
     let opts = args.protocol.options(true, threads);
     let ctx = opts.context();
     let seed = opts.split.seed;

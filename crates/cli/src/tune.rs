@@ -58,7 +58,7 @@ pub fn run(args: TuneArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
             trials = order.into_iter().map(|i| trials[i].clone()).collect();
         }
     }
-    let dataset = args.protocol.load()?;
+    let dataset = args.protocol.load(quiet)?;
     let opts = args.protocol.options(false, threads);
     let mut v = TuneRun {
         dataset: &dataset,

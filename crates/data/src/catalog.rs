@@ -152,7 +152,7 @@ impl Catalog {
     }
 
     fn read_movies_csv(&mut self, path: &Path) -> Result<()> {
-        let mut rdr = csv_reader(path, b',')?;
+        let mut rdr = csv_reader(path, b',', None)?;
         let mut rec = csv::ByteRecord::new();
         expect_header(&mut rdr, &mut rec, path, &["movieId", "title", "genres"])?;
         let mut lines = Vec::new();
@@ -180,7 +180,7 @@ impl Catalog {
     }
 
     fn read_tags_csv(&mut self, path: &Path) -> Result<()> {
-        let mut rdr = csv_reader(path, b',')?;
+        let mut rdr = csv_reader(path, b',', None)?;
         let mut rec = csv::ByteRecord::new();
         expect_header(
             &mut rdr,
@@ -206,7 +206,7 @@ impl Catalog {
     }
 
     fn read_links_csv(&mut self, path: &Path) -> Result<()> {
-        let mut rdr = csv_reader(path, b',')?;
+        let mut rdr = csv_reader(path, b',', None)?;
         let mut rec = csv::ByteRecord::new();
         expect_header(&mut rdr, &mut rec, path, &["movieId", "imdbId", "tmdbId"])?;
         while let Some(line) = next_record(&mut rdr, &mut rec, path)? {

@@ -50,7 +50,7 @@ use movierec_core::{IdMap, RatingScale, Ratings};
 pub use catalog::{year_from_title, Catalog, Link, Movie};
 pub use error::{DataError, Result};
 pub use fields::MAX_LINE_BYTES;
-pub use ratings::{parse_scale, read_interactions, Column, Columns, GenericCsv};
+pub use ratings::{parse_scale, read_interactions, Column, Columns, GenericCsv, ReadProgress};
 pub use split::{
     carve_validation, check_against, make_split, make_splits, split_count, splits, Protocol, Split,
     SplitConfig, MAX_REPEATS,
@@ -123,6 +123,9 @@ pub struct LoadOptions {
     pub on_duplicate: OnDuplicate,
     /// When set, `path` is one ratings file read with these settings.
     pub generic: Option<GenericCsv>,
+    /// Where the ratings reader counts the bytes it has read (for a
+    /// progress bar on large files).
+    pub progress: ReadProgress,
 }
 
 /// Loads a dataset.
@@ -143,7 +146,7 @@ pub struct LoadOptions {
 /// [`DataError`]), each naming file and line.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     if let Some(g) = &opts.generic {
-        let c = ratings::read_generic(path, g, opts.on_duplicate)?;
+        let c = ratings::read_generic(path, g, opts.on_duplicate, &opts.progress)?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         return finish(
             path,
@@ -181,7 +184,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         dir.join("ratings.dat"),
     );
     if csv.is_file() {
-        let c = ratings::read_ml_latest(&csv, opts.on_duplicate)?;
+        let c = ratings::read_ml_latest(&csv, opts.on_duplicate, &opts.progress)?;
         finish(
             &csv,
             name,
@@ -191,8 +194,13 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
             2,
         )
     } else if udata.is_file() {
-        let c =
-            ratings::read_separated(&udata, b"\t", RatingScale::new(1.0, 5.0), opts.on_duplicate)?;
+        let c = ratings::read_separated(
+            &udata,
+            b"\t",
+            RatingScale::new(1.0, 5.0),
+            opts.on_duplicate,
+            &opts.progress,
+        )?;
         finish(
             &udata,
             name,
@@ -202,8 +210,13 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
             1,
         )
     } else if dat.is_file() {
-        let mut c =
-            ratings::read_separated(&dat, b"::", RatingScale::new(0.5, 5.0), opts.on_duplicate)?;
+        let mut c = ratings::read_separated(
+            &dat,
+            b"::",
+            RatingScale::new(0.5, 5.0),
+            opts.on_duplicate,
+            &opts.progress,
+        )?;
         if c.ratings.entries.iter().all(|r| r.value.fract() == 0.0) {
             c.ratings.scale = RatingScale::new(1.0, 5.0);
         }

@@ -7,9 +7,11 @@
 //! while streaming; any other order is checked by one sort of the pairs.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use movierec_core::{IdMap, Rating, RatingScale, Ratings};
 
@@ -23,6 +25,62 @@ pub(crate) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| DataError::io(path, e))
 }
 
+/// How far the reading of a ratings file has got: bytes read and the file's
+/// size, shared with whoever draws a progress bar (the CLI polls it from
+/// another thread while [`load`](crate::load) runs). Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct ReadProgress(Arc<[AtomicU64; 2]>);
+
+impl ReadProgress {
+    /// Bytes read so far.
+    pub fn read(&self) -> u64 {
+        self.0[0].load(Ordering::Relaxed)
+    }
+
+    /// The size of the file being read (0 before it is opened).
+    pub fn total(&self) -> u64 {
+        self.0[1].load(Ordering::Relaxed)
+    }
+}
+
+/// A file that adds what it reads to a [`ReadProgress`] (one atomic add per
+/// buffer fill, 64 KiB, not per line).
+pub(crate) struct Counted {
+    file: File,
+    progress: Option<ReadProgress>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if let Some(p) = &self.progress {
+            p.0[0].fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// Opens `path` for a line reader with a 64 KiB buffer, counting into
+/// `progress` when given.
+pub(crate) fn open_counted(
+    path: &Path,
+    progress: Option<&ReadProgress>,
+) -> Result<BufReader<Counted>> {
+    let file = open(path)?;
+    if let Some(p) = progress {
+        let size = file.metadata().map_or(0, |m| m.len());
+        p.0[0].store(0, Ordering::Relaxed);
+        p.0[1].store(size, Ordering::Relaxed);
+    }
+    Ok(BufReader::with_capacity(
+        1 << 16,
+        Counted {
+            file,
+            progress: progress.cloned(),
+        },
+    ))
+}
+
 /// A CSV reader that knows its line numbers.
 ///
 /// The csv crate's record positions are off after blank lines and on CRLF
@@ -33,7 +91,7 @@ pub(crate) fn open(path: &Path) -> Result<File> {
 /// field is open). MovieLens ratings never quote, so the hot path is a
 /// `memchr` for the newline and one pass over the bytes.
 pub(crate) struct CsvReader {
-    lines: Lines<BufReader<File>>,
+    lines: Lines<BufReader<Counted>>,
     delimiter: u8,
     pending: Vec<u8>,
 }
@@ -113,7 +171,7 @@ impl CsvReader {
 /// joining further lines while a quoted field is open.
 #[cold]
 fn parse_quoted(
-    lines: &mut Lines<BufReader<File>>,
+    lines: &mut Lines<BufReader<Counted>>,
     pending: &mut Vec<u8>,
     delimiter: u8,
     line: u64,
@@ -143,10 +201,15 @@ fn parse_quoted(
     }
 }
 
-/// A [`CsvReader`] over `path` with a 64 KiB buffer.
-pub(crate) fn csv_reader(path: &Path, delimiter: u8) -> Result<CsvReader> {
+/// A [`CsvReader`] over `path` with a 64 KiB buffer, counting into
+/// `progress` when given.
+pub(crate) fn csv_reader(
+    path: &Path,
+    delimiter: u8,
+    progress: Option<&ReadProgress>,
+) -> Result<CsvReader> {
     Ok(CsvReader {
-        lines: Lines::new(BufReader::with_capacity(1 << 16, open(path)?)),
+        lines: Lines::new(open_counted(path, progress)?),
         delimiter,
         pending: Vec::new(),
     })
@@ -428,8 +491,12 @@ impl<'p> Collector<'p> {
 pub(crate) const ML_LATEST_HEADER: [&str; 4] = ["userId", "movieId", "rating", "timestamp"];
 
 /// Reads an ml-latest `ratings.csv` (`userId,movieId,rating,timestamp`).
-pub(crate) fn read_ml_latest(path: &Path, on_duplicate: OnDuplicate) -> Result<Collected> {
-    let mut rdr = csv_reader(path, b',')?;
+pub(crate) fn read_ml_latest(
+    path: &Path,
+    on_duplicate: OnDuplicate,
+    progress: &ReadProgress,
+) -> Result<Collected> {
+    let mut rdr = csv_reader(path, b',', Some(progress))?;
     let mut rec = csv::ByteRecord::new();
     expect_header(&mut rdr, &mut rec, path, &ML_LATEST_HEADER)?;
     let mut c = Collector::new(path, RatingScale::new(0.5, 5.0), 2, true);
@@ -481,6 +548,7 @@ pub(crate) fn read_separated(
     sep: &[u8],
     scale: RatingScale,
     on_duplicate: OnDuplicate,
+    progress: &ReadProgress,
 ) -> Result<Collected> {
     const NAMES: [&str; 4] = ["user id", "movie id", "rating", "timestamp"];
     let sep_name = if sep == b"\t" {
@@ -488,7 +556,7 @@ pub(crate) fn read_separated(
     } else {
         "`::`-separated"
     };
-    let mut lines = Lines::new(BufReader::with_capacity(1 << 16, open(path)?));
+    let mut lines = Lines::new(open_counted(path, Some(progress))?);
     let mut c = Collector::new(path, scale, 1, true);
     c.reserve_for(path);
     let mut seen_any = false;
@@ -647,8 +715,9 @@ pub(crate) fn read_generic(
     path: &Path,
     g: &GenericCsv,
     on_duplicate: OnDuplicate,
+    progress: &ReadProgress,
 ) -> Result<Collected> {
-    let mut rdr = csv_reader(path, g.delimiter)?;
+    let mut rdr = csv_reader(path, g.delimiter, Some(progress))?;
     let mut rec = csv::ByteRecord::new();
     let mut header = None;
     if g.has_header {
@@ -712,7 +781,7 @@ pub fn read_interactions(
     scale: RatingScale,
     on_duplicate: OnDuplicate,
 ) -> Result<Ratings> {
-    let mut rdr = csv_reader(path, b',')?;
+    let mut rdr = csv_reader(path, b',', None)?;
     let mut rec = csv::ByteRecord::new();
     let Some(line) = next_record(&mut rdr, &mut rec, path)? else {
         return Err(DataError::Empty {
@@ -773,7 +842,7 @@ mod tests {
             "x.csv",
             "h\r\n1,\"a\nb, c\",2\r\n\r\n3,\"q\"\"q\",4\n5,x,6",
         );
-        let mut rdr = csv_reader(&p, b',').unwrap();
+        let mut rdr = csv_reader(&p, b',', None).unwrap();
         let mut rec = csv::ByteRecord::new();
         let mut got = Vec::new();
         while let Some(line) = next_record(&mut rdr, &mut rec, &p).unwrap() {
@@ -795,7 +864,7 @@ mod tests {
             ]
         );
         let p = write(d.path(), "y.csv", "h\n1,\"open\n");
-        let mut rdr = csv_reader(&p, b',').unwrap();
+        let mut rdr = csv_reader(&p, b',', None).unwrap();
         next_record(&mut rdr, &mut rec, &p).unwrap();
         let e = next_record(&mut rdr, &mut rec, &p).unwrap_err().to_string();
         assert!(e.ends_with("y.csv:2: unterminated quoted field"), "{e}");
@@ -829,11 +898,11 @@ mod tests {
             "ratings.csv",
             "userId,movieId,rating,timestamp\n1,10,1.0,300\n2,10,2.0,5\n1,10,3.0,200\n2,10,4.0,5\n",
         );
-        let c = read_ml_latest(&p, OnDuplicate::Latest).unwrap();
+        let c = read_ml_latest(&p, OnDuplicate::Latest, &ReadProgress::default()).unwrap();
         let values: Vec<f32> = c.ratings.entries.iter().map(|r| r.value).collect();
         assert_eq!(values, [1.0, 4.0]);
         assert_eq!(c.timestamps.unwrap(), [300, 5]);
-        let e = read_ml_latest(&p, OnDuplicate::Error)
+        let e = read_ml_latest(&p, OnDuplicate::Error, &ReadProgress::default())
             .unwrap_err()
             .to_string();
         assert!(

@@ -183,7 +183,7 @@ impl Data {
 #[pyfunction]
 fn load(py: Python<'_>, args: Vec<String>) -> PyResult<Data> {
     let cli: LoadCli = parse(&args)?;
-    let ds = py.detach(|| cli.protocol.load()).map_err(py_err)?;
+    let ds = py.detach(|| cli.protocol.load(true)).map_err(py_err)?;
     Ok(Data { ds: Arc::new(ds) })
 }
 
