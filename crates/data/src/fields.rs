@@ -3,9 +3,12 @@
 //! `::` and tab formats.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufRead, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use movierec_core::IdMap;
 
@@ -267,6 +270,62 @@ pub(crate) fn line_too_long(path: &Path, line: u64) -> DataError {
             MAX_LINE_BYTES >> 20
         ),
     )
+}
+
+/// How far the reading of a ratings file has got: bytes read and the file's
+/// size, shared with whoever draws a progress bar (the CLI polls it from
+/// another thread while [`load`](crate::load) runs). Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct ReadProgress(Arc<[AtomicU64; 2]>);
+
+impl ReadProgress {
+    /// Bytes read so far.
+    pub fn read(&self) -> u64 {
+        self.0[0].load(Ordering::Relaxed)
+    }
+
+    /// The size of the file being read (0 before it is opened).
+    pub fn total(&self) -> u64 {
+        self.0[1].load(Ordering::Relaxed)
+    }
+}
+
+/// A file that adds what it reads to a [`ReadProgress`] (one atomic add per
+/// buffer fill, 64 KiB, not per line).
+pub(crate) struct Counted {
+    file: File,
+    progress: Option<ReadProgress>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if let Some(p) = &self.progress {
+            p.0[0].fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// Opens `path` for a line reader with a 64 KiB buffer, counting into
+/// `progress` when given.
+pub(crate) fn open_counted(
+    path: &Path,
+    progress: Option<&ReadProgress>,
+) -> Result<BufReader<Counted>> {
+    let file = crate::ratings::open(path)?;
+    if let Some(p) = progress {
+        let size = file.metadata().map_or(0, |m| m.len());
+        p.0[0].store(0, Ordering::Relaxed);
+        p.0[1].store(size, Ordering::Relaxed);
+    }
+    Ok(BufReader::with_capacity(
+        1 << 16,
+        Counted {
+            file,
+            progress: progress.cloned(),
+        },
+    ))
 }
 
 pub(crate) struct Lines<R> {

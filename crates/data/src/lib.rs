@@ -49,8 +49,8 @@ use movierec_core::{IdMap, RatingScale, Ratings};
 
 pub use catalog::{year_from_title, Catalog, Link, Movie};
 pub use error::{DataError, Result};
-pub use fields::MAX_LINE_BYTES;
-pub use ratings::{parse_scale, read_interactions, Column, Columns, GenericCsv, ReadProgress};
+pub use fields::{ReadProgress, MAX_LINE_BYTES};
+pub use ratings::{parse_scale, read_interactions, Column, Columns, GenericCsv};
 pub use split::{
     carve_validation, check_against, make_split, make_splits, split_count, splits, Protocol, Split,
     SplitConfig, MAX_REPEATS,

@@ -110,6 +110,36 @@ fn bad_input_table() {
 }
 
 #[test]
+fn read_progress_counts_every_byte_of_the_ratings_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(H);
+    for u in 0..2000 {
+        text.push_str(&format!("{u},{},4.0,100\n", u % 7));
+    }
+    write_files(dir.path(), &[("ratings.csv", text.as_bytes())]);
+    for path in [dir.path().to_path_buf(), dir.path().join("ratings.csv")] {
+        let opts = LoadOptions::default();
+        assert_eq!((opts.progress.read(), opts.progress.total()), (0, 0));
+        load(&path, &opts).unwrap();
+        let n = text.len() as u64;
+        assert_eq!((opts.progress.read(), opts.progress.total()), (n, n));
+    }
+    // A generic CSV counts too.
+    let g = generic(
+        "userId,movieId,rating",
+        b',',
+        true,
+        RatingScale::new(0.5, 5.0),
+    );
+    let opts = LoadOptions {
+        generic: g,
+        ..LoadOptions::default()
+    };
+    load(&dir.path().join("ratings.csv"), &opts).unwrap();
+    assert_eq!(opts.progress.read(), text.len() as u64);
+}
+
+#[test]
 fn ml_latest_with_crlf_and_latest_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let text = "userId,movieId,rating,timestamp\r\n7,10,4.0,100\r\n7,20,3.5,90\r\n7,10,2.0,50\r\n";
