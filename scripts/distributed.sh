@@ -18,6 +18,12 @@
 # mf-sgd's over SEEDS seeds (the blockings differ, see
 # crates/distributed/src/lib.rs, so the comparison is with its 95% CI).
 #   PAIRS=0 scripts/distributed.sh                # timings only
+#
+# With BIG=1, last, the issue's large run: BIG_RATINGS (default 100
+# million) synthetic ratings in the Netflix shape (480,189 users, 17,770
+# movies), 2 processes x 1 worker against single-process mf-sgd on 2
+# threads, same settings; wall time and the largest process's peak
+# resident memory (/usr/bin/time -v). Needs about 3 GB of disk in TMPDIR.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -76,6 +82,25 @@ if [ "$pairs" = 1 ]; then
   fi
   pair "synthetic-$ratings" "$tmp/data" "$((port + 300))" --factors "$factors" --epochs "$epochs"
 fi
+big_ratings="${BIG_RATINGS:-100000000}"
+: >"$tmp/big.txt"
+if [ "${BIG:-0}" = 1 ]; then
+  big_users=$(( (480189 * (big_ratings / 1000)) / 100000 ))
+  big_items=$(( (17770 * (big_ratings / 1000)) / 100000 ))
+  "$bin" synth --users "$big_users" --items "$big_items" --ratings "$big_ratings" --seed 7 --out "$tmp/big" --quiet >/dev/null
+  big=(--data "$tmp/big" --model mf-sgd --factors "$factors" --epochs "$epochs" --validation-fraction 0 --quiet)
+  timed() { # label, command...
+    local label=$1; shift
+    /usr/bin/time -v -o "$tmp/$label.time" "$@" >"$tmp/$label.txt"
+    printf '%s %s %s\n' "$label" \
+      "$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + t[k]; print s}' "$tmp/$label.time")" \
+      "$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/$label.time")" >>"$tmp/big.txt"
+  }
+  timed big-p2 "$bin" launch --local 2 --port "$((port + 400))" --checkpoints "$tmp/cbig" -- train "${big[@]}" --workers 1 --out "$tmp/big-p2.mrec"
+  rm -rf "$tmp/cbig" "$tmp/big-p2.mrec"
+  timed big-single "$bin" train "${big[@]}" --threads 2 --out "$tmp/big-single.mrec"
+  rm -rf "$tmp/big"
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$tmp" "$ratings" "$epochs" "$factors" "$load_before" "$load_after" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(nproc)" >results/distributed.md <<'PY'
 import re, sys
@@ -91,6 +116,24 @@ for label, name, w in [("w1", "1 process x 1 worker", 1), ("p2", "2 processes x 
     print(f"| {name} | {w} | {float(m.group(1)):.2f} | {int(m.group(2)):,} | {float(wall[label]):.1f} |")
 print(f"| single-process mf-sgd, 1 thread | 1 | | | {float(wall['mf-1-thread']):.1f} |")
 print(f"\nThe machine has {cores} cores, shared: runs with more workers than free cores measure the protocol's overhead, not a speed-up. Bytes are the payload the workers sent to workers of other processes (item blocks and sums), as counted by the workers.")
+
+big = [l.split() for l in open(f"{tmp}/big.txt")]
+if big:
+    times = {label: (float(wall), int(kb)) for label, wall, kb in big}
+    text = open(f"{tmp}/big-p2.txt").read()
+    m = re.search(r"on ([0-9]+) ratings of ([0-9]+) users and ([0-9]+) movies.*per epoch ([0-9.]+) s, ([0-9]+) bytes", text)
+    n, users, movies, per_epoch, sent = m.groups()
+    single = re.search(r"fitted on ([0-9]+) ratings", open(f"{tmp}/big-single.txt").read()).group(1)
+    assert single == n, (single, n)
+    print(f"\n## {int(n):,} ratings: 2 processes against one\n")
+    print(f"Synthetic ratings in the Netflix shape ({int(users):,} users, {int(movies):,} movies), {factors} factors, {epochs} epochs, no validation. Wall time of the whole command (reading, fitting, gathering on process 0, writing the model file) and the peak resident memory of the largest process, from `/usr/bin/time -v` (for `launch`, the largest of its train processes).\n")
+    print("| run | wall s | peak GB (largest process) | s per epoch | bytes between processes per epoch |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    w, kb = times["big-p2"]
+    print(f"| `launch --local 2 -- train --workers 1` (2 processes x 1 worker) | {w:.1f} | {kb * 1024 / 1e9:.2f} | {float(per_epoch):.2f} | {int(sent):,} |")
+    w, kb = times["big-single"]
+    print(f"| `train --threads 2` (single-process mf-sgd) | {w:.1f} | {kb * 1024 / 1e9:.2f} | | |")
+    print(f"\nTwo processes / one, wall time: {times['big-p2'][0] / times['big-single'][0]:.2f}.")
 
 import csv, json, math, statistics
 rows = [l.split() for l in open(f"{tmp}/pairs.txt")]

@@ -177,7 +177,7 @@ pub fn train(
         },
         progress,
     };
-    let Some(t) = movierec_distributed::train(&job)? else {
+    let Some(mut t) = movierec_distributed::train(&job)? else {
         return Ok(());
     };
     let scale = RatingScale::new(t.range.0.min(0.5), t.range.1.max(t.range.0));
@@ -195,17 +195,29 @@ pub fn train(
     for u in 0..n_users {
         saved.ptr[u + 1] += saved.ptr[u];
     }
+    // The gathered triples go before the fallback's matrix is built: at
+    // 100M ratings each copy is over a gigabyte on process 0.
+    let n_ratings = t.train.len();
+    drop(std::mem::take(&mut t.train));
     let ratings = Ratings::new(
-        t.train
-            .iter()
-            .map(|&(u, i, r)| Rating::new(u, i, r))
+        (0..n_users)
+            .flat_map(|u| {
+                let range = saved.ptr[u] as usize..saved.ptr[u + 1] as usize;
+                let (items, values) = (&saved.items[range.clone()], &saved.values[range]);
+                items
+                    .iter()
+                    .zip(values)
+                    .map(move |(&i, &r)| Rating::new(u as u32, i, r))
+            })
             .collect(),
         n_users,
         n_items,
         scale,
     );
-    let fallback = opts.fallback.fit(&RatingMatrix::new(&ratings)?);
+    let matrix = RatingMatrix::new(&ratings)?;
     drop(ratings);
+    let fallback = opts.fallback.fit(&matrix);
+    drop(matrix);
     let dataset = protocol
         .data
         .file_name()
@@ -237,7 +249,7 @@ pub fn train(
         workers * d.processes,
         d.processes,
         workers,
-        t.train.len(),
+        n_ratings,
         t.model.epochs(),
         if t.resumed_from > 0 {
             format!(" (resumed after epoch {})", t.resumed_from)
