@@ -65,13 +65,13 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
         let (p, out) = (&args.protocol, &args.out);
         return crate::launch::train(args.model, m, p, out, args.holdout, d, quiet, threads);
     }
-    let spinner = Bar::spinner("reading ratings", quiet);
-    let ds = args.protocol.load(quiet)?;
+    let mut ds = args.protocol.load(quiet)?;
+    let spinner = Bar::spinner("splitting", quiet);
     let opts = args.protocol.options(true, threads);
     let ctx = opts.context();
     let seed = opts.split.seed;
     // The ratings to fit on, and the part of them the model chooses on.
-    let (fit, validation): (Vec<usize>, Vec<usize>) = if args.holdout {
+    let (fit, held): (Vec<usize>, Vec<usize>) = if args.holdout {
         let cfg = SplitConfig {
             repeats: 1,
             ..opts.split.clone()
@@ -82,15 +82,28 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
         let n = ds.ratings.len();
         carve_validation(n, opts.split.validation_fraction, seed)
     };
-    let train = ds.ratings.select(&fit);
-    let validation = ds.ratings.select(&validation);
-    let all = train.concat(&validation);
+    let mut train = ds.ratings.select(&fit);
+    let validation = ds.ratings.select(&held);
+    drop((fit, held));
+    // The loaded entries and timestamps are not needed past the split (20
+    // bytes a rating: 2 GB at 100M); the dataset keeps its ids and catalog.
+    ds.ratings.entries = Vec::new();
+    ds.timestamps = None;
     spinner.finish_and_clear();
-    let matrix = RatingMatrix::new(&all)?;
+    // The matrix of all ratings gives the saved training ratings and the
+    // fallback; without a validation set it is also the one the fit uses,
+    // and the fit's ratings need not be kept beside it.
+    let matrix = RatingMatrix::new(&train.concat(&validation))?;
     let (n_ratings, n_users, n_items) = (matrix.nnz(), matrix.n_users(), matrix.n_items());
     let saved_train = train_ratings(&matrix);
     let fallback = opts.fallback.fit(&matrix);
-    drop(matrix);
+    let full = if validation.is_empty() {
+        train.entries = Vec::new();
+        Some(matrix)
+    } else {
+        drop(matrix);
+        None
+    };
     let mut model_args = args.model_args.clone();
     model_args.saving_cap = (args.knn_cap > 0).then_some(args.knn_cap);
     let mut visitor = TrainRun {
@@ -106,7 +119,7 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
         ),
         train: &train,
         validation: &validation,
-        all: &all,
+        full,
         quiet,
         no_refit: args.no_refit,
     };
@@ -155,7 +168,9 @@ struct TrainRun<'a> {
     contents: Contents,
     train: &'a Ratings,
     validation: &'a Ratings,
-    all: &'a Ratings,
+    /// The matrix of all ratings, when it is the one to fit on (no
+    /// validation set).
+    full: Option<RatingMatrix>,
     quiet: bool,
     no_refit: bool,
 }
@@ -172,7 +187,10 @@ impl ModelVisitor for TrainRun<'_> {
         let fit_err = |e: F::Error| anyhow::anyhow!("fitting {name}: {e}");
         // As `evaluate`: choices on validation, then a refit on everything.
         let (model, chosen) = if self.validation.is_empty() {
-            let m = RatingMatrix::new(self.all)?;
+            let m = match self.full.take() {
+                Some(m) => m,
+                None => RatingMatrix::new(self.train)?,
+            };
             let model = config
                 .fit(
                     &m,
@@ -200,7 +218,7 @@ impl ModelVisitor for TrainRun<'_> {
             let again = config.refit_config(&first);
             drop(first);
             bar.set_message(format!("{name}: refitting on all ratings"));
-            let full = RatingMatrix::new(self.all)?;
+            let full = RatingMatrix::new(&self.train.concat(self.validation))?;
             let model = again
                 .fit(
                     &full,
