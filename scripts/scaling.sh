@@ -13,6 +13,8 @@
 #   SIZES="1 5"              millions of ratings (default: 1 5 10 25)
 #   NETFLIX=0                skip mf-sgd at 100M (default 1; NETFLIX=synth only
 #                            writes the 100M folder, measuring synth)
+#   FIT_PRESETS="large"      presets of the fit cells (default: default; a
+#                            model without that preset fails its cell)
 #   RMSE_MODELS="knn"        models of the 25M RMSE cells (default: none)
 #   PRESETS="default large"  presets of the RMSE cells
 #   TIMEOUT=900              seconds before a cell is given up (status timeout)
@@ -28,6 +30,7 @@ SIZES=${SIZES:-"1 5 10 25"}
 NETFLIX=${NETFLIX:-1}
 RMSE_MODELS=${RMSE_MODELS:-}
 PRESETS=${PRESETS:-"default large"}
+FIT_PRESETS=${FIT_PRESETS:-default}
 TIMEOUT=${TIMEOUT:-900}
 WORK=${WORK:-/tmp/movierec-scaling}
 BIN=${BIN:-target/release/movierec}
@@ -116,7 +119,9 @@ cell() {
 NOT_RUN=()
 for size in $SIZES; do
     for model in $MODELS; do
-        cell fit "$model" default "$size" ml25m
+        for preset in $FIT_PRESETS; do
+            cell fit "$model" "$preset" "$size" ml25m
+        done
     done
 done
 if [ "$NETFLIX" = 1 ]; then
@@ -144,6 +149,6 @@ for model in bias knn mf-sgd autoencoder ease ials; do
 done
 
 "$BIN" report scaling --cells "$CELLS" --out results/scaling.md --svg results/scaling.svg \
-    --command "scripts/scaling.sh (MODELS=\"$MODELS\" SIZES=\"$SIZES\" NETFLIX=$NETFLIX RMSE_MODELS=\"$RMSE_MODELS\" REPORT_ONLY=$REPORT_ONLY; cells cached from earlier runs of it are reused)" \
+    --command "scripts/scaling.sh (MODELS=\"$MODELS\" SIZES=\"$SIZES\" FIT_PRESETS=\"$FIT_PRESETS\" NETFLIX=$NETFLIX RMSE_MODELS=\"$RMSE_MODELS\" REPORT_ONLY=$REPORT_ONLY; cells cached from earlier runs of it are reused)" \
     "${NOT_RUN[@]}"
 echo "scaling.sh: wrote results/scaling.md and results/scaling.svg" >&2
