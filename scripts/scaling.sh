@@ -108,7 +108,9 @@ cell() {
     cpu=$(cpu_of "$log")
     rss=$(rss_of "$log")
     if [ "$kind" = rmse ] && [ $status = ok ]; then
-        rmse=$(grep -o '"rmse": *[0-9.]*' "$WORK/rmse.json" | tail -1 | grep -o '[0-9.]*$' || echo -)
+        # The test RMSE of the one repeat (the file also holds per-epoch
+        # validation RMSEs).
+        rmse=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["models"][0]["mean"]["rmse"])' "$WORK/rmse.json" || echo -)
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$model" "$preset" \
         "$ratings" "$users" "$items" "${wall:-0}" "${cpu:-0}" "${rss:-0}" "$load1" "$status" "$rmse" \
