@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::evaluate::ProtocolArgs;
 use crate::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
-use crate::store::{Contents, Meta, TrainRatings};
+use crate::store::{Contents, Meta};
 
 /// The distributed flags of `movierec train`.
 #[derive(Debug, Clone, Args)]
@@ -182,40 +182,16 @@ pub fn train(
     };
     let scale = RatingScale::new(t.range.0.min(0.5), t.range.1.max(t.range.0));
     let (n_users, n_items) = (t.users.len(), t.items.len());
-    let mut saved = TrainRatings {
-        ptr: vec![0; n_users + 1],
-        items: Vec::with_capacity(t.train.len()),
-        values: Vec::with_capacity(t.train.len()),
-    };
-    for &(u, i, r) in &t.train {
-        saved.ptr[u as usize + 1] += 1;
-        saved.items.push(i);
-        saved.values.push(r);
-    }
-    for u in 0..n_users {
-        saved.ptr[u + 1] += saved.ptr[u];
-    }
-    // The gathered triples go before the fallback's matrix is built: at
-    // 100M ratings each copy is over a gigabyte on process 0.
+    // The gathered triples (sorted by user, then item) go before the
+    // matrix is built: at 100M ratings each copy is over a gigabyte on
+    // process 0. The matrix gives the saved rows and the fallback.
     let n_ratings = t.train.len();
-    drop(std::mem::take(&mut t.train));
-    let ratings = Ratings::new(
-        (0..n_users)
-            .flat_map(|u| {
-                let range = saved.ptr[u] as usize..saved.ptr[u + 1] as usize;
-                let (items, values) = (&saved.items[range.clone()], &saved.values[range]);
-                items
-                    .iter()
-                    .zip(values)
-                    .map(move |(&i, &r)| Rating::new(u as u32, i, r))
-            })
-            .collect(),
-        n_users,
-        n_items,
-        scale,
-    );
-    let matrix = RatingMatrix::new(&ratings)?;
-    drop(ratings);
+    let entries = std::mem::take(&mut t.train)
+        .into_iter()
+        .map(|(u, i, r)| Rating::new(u, i, r))
+        .collect();
+    let matrix = RatingMatrix::new(&Ratings::new(entries, n_users, n_items, scale))?;
+    let saved = crate::train::train_ratings(&matrix);
     let fallback = opts.fallback.fit(&matrix);
     drop(matrix);
     let dataset = protocol
