@@ -361,11 +361,17 @@ fn run_report(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Resul
     )
 }
 
-struct ProtocolRun<'a> {
-    dataset: &'a Dataset,
-    opts: &'a EvalOptions,
-    trials: Option<&'a [serde_json::Map<String, serde_json::Value>]>,
-    quiet: bool,
+/// Evaluates one model of the table on `dataset` with the protocol (tuned
+/// on `trials` when given), with a progress bar unless `quiet`.
+pub struct ProtocolRun<'a> {
+    /// The dataset the protocol splits.
+    pub dataset: &'a Dataset,
+    /// The protocol's options.
+    pub opts: &'a EvalOptions,
+    /// The tuning trials to choose from, if any.
+    pub trials: Option<&'a [serde_json::Map<String, serde_json::Value>]>,
+    /// No progress bar.
+    pub quiet: bool,
 }
 
 impl ModelVisitor for ProtocolRun<'_> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
-use movierec_cli::evaluate::{provenance_of, ProtocolArgs};
+use movierec_cli::evaluate::{provenance_of, ProtocolArgs, ProtocolRun};
 use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
 use movierec_cli::progress::Bar;
 use movierec_cli::recommend::{best_first, resolve_movie};
@@ -23,7 +23,7 @@ use movierec_core::{
     Ratings, RunContext, ScoreKind, UserIdx,
 };
 use movierec_data::{carve_validation, make_split, Dataset, Format, Protocol, SplitConfig};
-use movierec_eval::{EvalOptions, ModelReport, RankingOptions, Report};
+use movierec_eval::{EvalOptions, RankingOptions, Report};
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -750,34 +750,6 @@ impl Fitted {
     }
 }
 
-/// Runs `movierec evaluate` for one model on `ds`.
-struct EvalRun<'a> {
-    ds: &'a Dataset,
-    opts: &'a EvalOptions,
-    quiet: bool,
-}
-
-impl ModelVisitor for EvalRun<'_> {
-    type Output = ModelReport;
-    fn visit<F>(&mut self, _: ModelKind, name: &str, config: F) -> anyhow::Result<ModelReport>
-    where
-        F: Fit + Serialize + DeserializeOwned + Clone,
-    {
-        let mut bar = Bar::new(name, self.quiet);
-        let ds = self.ds;
-        let report = movierec_eval::evaluate(
-            name,
-            &config,
-            &ds.ratings,
-            ds.timestamps.as_deref(),
-            self.opts,
-            &mut bar,
-        );
-        bar.finish();
-        Ok(report?)
-    }
-}
-
 /// Evaluates models with the protocol, as `movierec evaluate --json`: one
 /// list of flags per model (`--model KIND`, its settings and the protocol's
 /// flags). Returns the report as JSON and as the CLI's CSV.
@@ -817,9 +789,10 @@ fn evaluate(
                 !cli.protocol.is_report(),
                 "protocol `report` is the CLI's only (movierec evaluate --protocol report)"
             );
-            let mut run = EvalRun {
-                ds: &ds,
+            let mut run = ProtocolRun {
+                dataset: &ds,
                 opts: &opts,
+                trials: None,
                 quiet: !progress,
             };
             reports.push(with_model(cli.model, &cli.model_args, &mut run)?);
