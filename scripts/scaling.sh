@@ -2,7 +2,8 @@
 # Scaling study (issue 17): fit time and peak memory of each model at 1, 5,
 # 10 and 25 million synthetic ratings (the ml-25m shape, users and movies
 # scaled with the ratings), mf-sgd at 100 million (Netflix shape), and
-# held-out RMSE on a 90/10 split at 25M for default and large settings.
+# at 25M the one fit a user asks for (`train --no-refit`) and held-out RMSE
+# on a 90/10 split, for default and large settings.
 # Writes results/scaling.md and results/scaling.svg through
 # `movierec report scaling`.
 #
@@ -15,8 +16,13 @@
 #                            writes the 100M folder, measuring synth)
 #   FIT_PRESETS="large"      presets of the fit cells (default: default; a
 #                            model without that preset fails its cell)
-#   RMSE_MODELS="knn"        models of the 25M RMSE cells (default: none)
-#   PRESETS="default large"  presets of the RMSE cells
+#   TRAIN_MODELS="knn"       models of the 25M one-fit cells (default: none):
+#                            `train --no-refit`, early stopping on the 10%
+#                            validation carve, as a user who asks for one fit
+#   RMSE_MODELS="knn"        models of the 25M RMSE cells (default: none):
+#                            `evaluate --repeats 1 --no-refit`, the same fit
+#                            on the 90% training part, scored on the 10% test
+#   PRESETS="default large"  presets of the one-fit and RMSE cells
 #   TIMEOUT=900              seconds before a cell is given up (status timeout)
 #   WORK=/tmp/movierec-scaling  data and cells (large: keep it out of the repo)
 #   BIN=target/release/movierec
@@ -28,6 +34,7 @@ cd "$(dirname "$0")/.."
 MODELS=${MODELS:-"bias knn mf-sgd autoencoder ease ials"}
 SIZES=${SIZES:-"1 5 10 25"}
 NETFLIX=${NETFLIX:-1}
+TRAIN_MODELS=${TRAIN_MODELS:-}
 RMSE_MODELS=${RMSE_MODELS:-}
 PRESETS=${PRESETS:-"default large"}
 FIT_PRESETS=${FIT_PRESETS:-default}
@@ -77,7 +84,7 @@ dataset() {
     echo "$dir $users $items $ratings"
 }
 
-# One cell: KIND (fit or rmse), MODEL, PRESET, SIZE, SHAPE.
+# One cell: KIND (fit, train or rmse), MODEL, PRESET, SIZE, SHAPE.
 cell() {
     local kind=$1 model=$2 preset=$3 size=$4 shape=$5
     local file="$CELLS/$kind-$model-$preset-$shape-${size}m.tsv"
@@ -93,9 +100,12 @@ cell() {
     if [ "$kind" = fit ]; then
         cmd=("$BIN" train --data "$dir" --model "$model" "${preset_args[@]}" --no-refit
             --validation-fraction 0 --out "$WORK/model.mrec" --quiet)
+    elif [ "$kind" = train ]; then
+        cmd=("$BIN" train --data "$dir" --model "$model" "${preset_args[@]}" --no-refit
+            --out "$WORK/model.mrec" --quiet)
     else
         cmd=("$BIN" evaluate --data "$dir" --model "$model" "${preset_args[@]}" --repeats 1
-            --json --out "$WORK/rmse.json" --quiet)
+            --no-refit --json --out "$WORK/rmse.json" --quiet)
     fi
     set +e
     timeout "$TIMEOUT" /usr/bin/time -v "${cmd[@]}" >"$log.out" 2>"$log"
@@ -131,6 +141,11 @@ if [ "$NETFLIX" = 1 ]; then
 elif [ "$NETFLIX" = synth ] && [ "$REPORT_ONLY" != 1 ]; then
     dataset 100 netflix >/dev/null
 fi
+for model in $TRAIN_MODELS; do
+    for preset in $PRESETS; do
+        cell train "$model" "$preset" 25 ml25m
+    done
+done
 for model in $RMSE_MODELS; do
     for preset in $PRESETS; do
         cell rmse "$model" "$preset" 25 ml25m
@@ -144,13 +159,18 @@ for size in 1 5 10 25; do
     done
 done
 [ -f "$CELLS/fit-mf-sgd-default-netflix-100m.tsv" ] || NOT_RUN+=(--not-run "mf-sgd at 100M ratings (Netflix shape): not measured in this run")
-for model in bias knn mf-sgd autoencoder ease ials; do
+for model in knn mf-sgd autoencoder; do
+    for preset in default large; do
+        [ -f "$CELLS/train-$model-$preset-ml25m-25m.tsv" ] || NOT_RUN+=(--not-run "one fit of $model ($preset) at 25M: not measured in this run")
+    done
+done
+for model in knn mf-sgd autoencoder; do
     for preset in default large; do
         [ -f "$CELLS/rmse-$model-$preset-ml25m-25m.tsv" ] || NOT_RUN+=(--not-run "held-out RMSE of $model ($preset) at 25M: not measured in this run")
     done
 done
 
 "$BIN" report scaling --cells "$CELLS" --out results/scaling.md --svg results/scaling.svg \
-    --command "scripts/scaling.sh (MODELS=\"$MODELS\" SIZES=\"$SIZES\" FIT_PRESETS=\"$FIT_PRESETS\" NETFLIX=$NETFLIX RMSE_MODELS=\"$RMSE_MODELS\" REPORT_ONLY=$REPORT_ONLY; cells cached from earlier runs of it are reused)" \
+    --command "scripts/scaling.sh (MODELS=\"$MODELS\" SIZES=\"$SIZES\" FIT_PRESETS=\"$FIT_PRESETS\" NETFLIX=$NETFLIX TRAIN_MODELS=\"$TRAIN_MODELS\" RMSE_MODELS=\"$RMSE_MODELS\" REPORT_ONLY=$REPORT_ONLY; cells cached from earlier runs of it are reused)" \
     "${NOT_RUN[@]}"
 echo "scaling.sh: wrote results/scaling.md and results/scaling.svg" >&2

@@ -4,13 +4,13 @@
 //!
 //! The fit follows `evaluate`: the model makes its own choices (K, epochs)
 //! on a validation part carved from the training ratings, then is refitted
-//! on all of them with those choices.
+//! on all of them with those choices ([`fit_as_train`]).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use movierec_core::{Fit, RatingMatrix, Ratings, RunContext, UserIdx};
+use movierec_core::{Fit, Observer, RatingMatrix, Ratings, RunContext, UserIdx};
 use movierec_data::{carve_validation, make_split, SplitConfig};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -52,7 +52,8 @@ pub struct TrainArgs {
     /// serving only its own choices (early stopping, K) and left out of the
     /// fit; with --validation-fraction 0 the one fit is on every rating,
     /// with nothing chosen on validation. Without it, the choices are
-    /// refitted on all ratings (two fits).
+    /// refitted on all ratings (two fits; one when the settings choose
+    /// nothing on validation, e.g. KNN with a fixed K).
     #[arg(long)]
     no_refit: bool,
 }
@@ -161,6 +162,104 @@ pub fn train_ratings(m: &RatingMatrix) -> TrainRatings {
     t
 }
 
+/// Watches the fits of [`fit_as_train`]: the CLI draws a progress bar, the
+/// Python package also stops on Ctrl-C.
+pub trait FitWatch {
+    /// What observes one fit.
+    type Observer: Observer;
+    /// The observer of the fit described by `what` ("knn: fitting").
+    fn start(&mut self, what: &str) -> Self::Observer;
+    /// After that fit; an error ends the flow (e.g. an interrupted fit).
+    fn finish(&mut self, observer: Self::Observer) -> anyhow::Result<()>;
+}
+
+/// The ratings of [`fit_as_train`].
+pub struct TrainParts<'a> {
+    /// The fit's part.
+    pub train: &'a Ratings,
+    /// The part the model's choices are made on (may be empty).
+    pub validation: &'a Ratings,
+    /// The matrix of train + validation, when the caller already holds it
+    /// (built here when needed otherwise).
+    pub full: Option<RatingMatrix>,
+    /// One fit on `train` alone, its choices made on `validation`.
+    pub no_refit: bool,
+}
+
+/// The fit of `movierec train` (and of the Python package's `fit`), as
+/// `evaluate` makes it: the model's choices (K, epochs) on the validation
+/// part, then a refit on train + validation with them. One fit on train +
+/// validation when there is no validation part or the settings choose
+/// nothing on it (the same model for half the work); one fit on `train`
+/// with `no_refit`. Returns the model and the settings it was fitted with.
+pub fn fit_as_train<F, W>(
+    config: F,
+    name: &str,
+    parts: TrainParts<'_>,
+    ctx: &RunContext,
+    watch: &mut W,
+) -> anyhow::Result<(F::Model, F)>
+where
+    F: Fit + Clone,
+    W: FitWatch,
+{
+    let fit_err = |e: F::Error| anyhow::anyhow!("fitting {name}: {e}");
+    let TrainParts {
+        train,
+        validation,
+        full,
+        no_refit,
+    } = parts;
+    let fit_all = |config: &F, what: &str, full: Option<RatingMatrix>, watch: &mut W| {
+        let m = match full {
+            Some(m) => m,
+            None => RatingMatrix::new(&train.concat(validation))?,
+        };
+        let mut obs = watch.start(what);
+        let model = config.fit(&m, None, ctx, &mut obs).map_err(fit_err)?;
+        watch.finish(obs)?;
+        anyhow::Ok(model)
+    };
+    if validation.is_empty() || (!no_refit && !config.chooses_on_validation()) {
+        let model = fit_all(&config, &format!("{name}: fitting"), full, watch)?;
+        return Ok((model, config));
+    }
+    drop(full);
+    let m = RatingMatrix::new(train)?;
+    let mut obs = watch.start(&format!("{name}: fitting"));
+    let first = config
+        .fit(&m, Some(validation), ctx, &mut obs)
+        .map_err(fit_err)?;
+    watch.finish(obs)?;
+    drop(m);
+    if no_refit {
+        return Ok((first, config));
+    }
+    let again = config.refit_config(&first);
+    drop(first);
+    let model = fit_all(
+        &again,
+        &format!("{name}: refitting on all ratings"),
+        None,
+        watch,
+    )?;
+    Ok((model, again))
+}
+
+/// The CLI's [`FitWatch`]: one spinner across the fits.
+struct Spinner(indicatif::ProgressBar);
+
+impl FitWatch for Spinner {
+    type Observer = FitProgress;
+    fn start(&mut self, what: &str) -> FitProgress {
+        self.0.set_message(what.to_string());
+        FitProgress::new(self.0.clone(), what.to_string())
+    }
+    fn finish(&mut self, _: FitProgress) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
 /// Fits the model, then saves it with `contents`; returns the model's name.
 struct TrainRun<'a> {
     ctx: RunContext,
@@ -182,54 +281,15 @@ impl ModelVisitor for TrainRun<'_> {
         F: Fit + Serialize + DeserializeOwned + Clone,
         F::Model: Serialize + DeserializeOwned,
     {
-        let ctx = &self.ctx;
-        let bar = Bar::spinner(&format!("{name}: fitting"), self.quiet);
-        let fit_err = |e: F::Error| anyhow::anyhow!("fitting {name}: {e}");
-        // As `evaluate`: choices on validation, then a refit on everything.
-        let (model, chosen) = if self.validation.is_empty() {
-            let m = match self.full.take() {
-                Some(m) => m,
-                None => RatingMatrix::new(self.train)?,
-            };
-            let model = config
-                .fit(
-                    &m,
-                    None,
-                    ctx,
-                    &mut FitProgress::new(bar.clone(), format!("{name}: fitting")),
-                )
-                .map_err(fit_err)?;
-            (model, config)
-        } else {
-            let m = RatingMatrix::new(self.train)?;
-            let first = config
-                .fit(
-                    &m,
-                    Some(self.validation),
-                    ctx,
-                    &mut FitProgress::new(bar.clone(), format!("{name}: fitting")),
-                )
-                .map_err(fit_err)?;
-            drop(m);
-            if self.no_refit {
-                bar.finish_and_clear();
-                return self.save(kind, name, &first, &config);
-            }
-            let again = config.refit_config(&first);
-            drop(first);
-            bar.set_message(format!("{name}: refitting on all ratings"));
-            let full = RatingMatrix::new(&self.train.concat(self.validation))?;
-            let model = again
-                .fit(
-                    &full,
-                    None,
-                    ctx,
-                    &mut FitProgress::new(bar.clone(), format!("{name}: refitting on all ratings")),
-                )
-                .map_err(fit_err)?;
-            (model, again)
+        let mut spinner = Spinner(Bar::spinner(&format!("{name}: fitting"), self.quiet));
+        let parts = TrainParts {
+            train: self.train,
+            validation: self.validation,
+            full: self.full.take(),
+            no_refit: self.no_refit,
         };
-        bar.finish_and_clear();
+        let (model, chosen) = fit_as_train(config, name, parts, &self.ctx, &mut spinner)?;
+        spinner.0.finish_and_clear();
         self.save(kind, name, &model, &chosen)
     }
 }
@@ -253,5 +313,103 @@ impl TrainRun<'_> {
         self.contents.save(self.out, kind, model)?;
         spinner.finish_and_clear();
         Ok(name.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use movierec_core::{BiasConfig, Rating, RatingScale};
+
+    use super::*;
+
+    /// Each fit's ratings and validation size.
+    type Fits = Vec<(usize, Option<usize>)>;
+
+    /// Records the ratings and validation size of each fit.
+    #[derive(Clone)]
+    struct Recording {
+        chooses: bool,
+        fits: Arc<Mutex<Fits>>,
+    }
+
+    impl Fit for Recording {
+        type Model = movierec_core::BiasBaseline;
+        type Error = movierec_core::Error;
+        fn fit(
+            &self,
+            t: &RatingMatrix,
+            v: Option<&Ratings>,
+            c: &RunContext,
+            o: &mut dyn Observer,
+        ) -> Result<Self::Model, Self::Error> {
+            self.fits
+                .lock()
+                .unwrap()
+                .push((t.nnz(), v.map(Ratings::len)));
+            BiasConfig::default().fit(t, v, c, o)
+        }
+        fn chooses_on_validation(&self) -> bool {
+            self.chooses
+        }
+    }
+
+    struct Quiet;
+
+    impl FitWatch for Quiet {
+        type Observer = movierec_core::NoopObserver;
+        fn start(&mut self, _: &str) -> Self::Observer {
+            movierec_core::NoopObserver
+        }
+        fn finish(&mut self, _: Self::Observer) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn ratings(users: u32, items: u32) -> Ratings {
+        let entries = (0..users)
+            .flat_map(|u| (0..items).map(move |i| Rating::new(u, i, ((u + i) % 5 + 1) as f32)))
+            .collect();
+        Ratings::new(
+            entries,
+            users as usize,
+            items as usize,
+            RatingScale::new(1.0, 5.0),
+        )
+    }
+
+    /// The fits made for each case: (ratings of the matrix, validation size).
+    fn fits(chooses: bool, no_refit: bool) -> Fits {
+        let all = ratings(10, 8);
+        let (train, validation) = (
+            all.select(&(0..72).collect::<Vec<_>>()),
+            all.select(&(72..80).collect::<Vec<_>>()),
+        );
+        let rec = Recording {
+            chooses,
+            fits: Arc::default(),
+        };
+        let parts = TrainParts {
+            train: &train,
+            validation: &validation,
+            full: None,
+            no_refit,
+        };
+        fit_as_train(rec.clone(), "x", parts, &RunContext::new(1, 0), &mut Quiet).unwrap();
+        let fits = rec.fits.lock().unwrap().clone();
+        fits
+    }
+
+    #[test]
+    fn a_fit_is_refitted_only_when_validation_chose_something() {
+        assert_eq!(fits(true, false), vec![(72, Some(8)), (80, None)]);
+        assert_eq!(fits(false, false), vec![(80, None)], "one fit on all");
+        assert_eq!(fits(true, true), vec![(72, Some(8))]);
+        assert_eq!(
+            fits(false, true),
+            vec![(72, Some(8))],
+            "--no-refit: train alone"
+        );
     }
 }

@@ -62,6 +62,10 @@ impl Default for ConstantConfig {
 impl Fit for ConstantConfig {
     type Model = Constant;
     type Error = Infallible;
+    /// Nothing is chosen on validation.
+    fn chooses_on_validation(&self) -> bool {
+        false
+    }
     fn fit(
         &self,
         train: &RatingMatrix,
@@ -84,6 +88,10 @@ pub struct GlobalMeanConfig {}
 impl Fit for GlobalMeanConfig {
     type Model = Constant;
     type Error = Infallible;
+    /// Nothing is chosen on validation.
+    fn chooses_on_validation(&self) -> bool {
+        false
+    }
     fn fit(
         &self,
         train: &RatingMatrix,
@@ -214,6 +222,10 @@ impl Recommender for BiasBaseline {
 impl Fit for BiasConfig {
     type Model = BiasBaseline;
     type Error = Error;
+    /// Nothing is chosen on validation.
+    fn chooses_on_validation(&self) -> bool {
+        false
+    }
 
     fn fit(
         &self,
@@ -350,6 +362,10 @@ pub struct PopularConfig {}
 impl Fit for PopularConfig {
     type Model = Popular;
     type Error = Infallible;
+    /// Nothing is chosen on validation.
+    fn chooses_on_validation(&self) -> bool {
+        false
+    }
     fn fit(
         &self,
         train: &RatingMatrix,

@@ -164,6 +164,14 @@ pub trait Fit {
     {
         self.clone()
     }
+
+    /// Whether a fit given a validation set chooses anything on it (K,
+    /// epochs, lambda). When it does not, a protocol that refits fits once
+    /// on train + validation instead: the refit would be the same model.
+    /// By default, true.
+    fn chooses_on_validation(&self) -> bool {
+        true
+    }
 }
 
 /// What an iterative fit reports after each epoch: the data behind progress

@@ -21,6 +21,10 @@ pub const RELEVANT: f32 = 4.0;
 impl Fit for EaseConfig {
     type Model = EaseModel;
     type Error = EaseError;
+    /// Lambda is chosen on validation only from a non-empty `lambda_grid`.
+    fn chooses_on_validation(&self) -> bool {
+        !self.lambda_grid.is_empty()
+    }
 
     /// Builds X from `train` (ratings kept by `min_rating`, valued by
     /// `weighting`), then, with `validation` and a non-empty `lambda_grid`,

@@ -18,6 +18,7 @@ use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
 use movierec_cli::progress::Bar;
 use movierec_cli::recommend::{best_first, resolve_movie};
 use movierec_cli::store::{CatalogMovie, Contents, Saved};
+use movierec_cli::train::{fit_as_train, FitWatch, TrainParts};
 use movierec_core::{
     Control, EpochRecord, Fit, IdMap, ItemIdx, Observer, Rating, RatingMatrix, RatingScale,
     Ratings, RunContext, ScoreKind, UserIdx,
@@ -427,28 +428,33 @@ struct FitRun<'a> {
     contents: Option<Contents>,
     train: &'a Ratings,
     validation: &'a Ratings,
-    all: &'a Ratings,
     quiet: bool,
 }
 
-impl FitRun<'_> {
-    fn watch(&self, what: String) -> Watch {
+/// The Python side's [`FitWatch`]: a spinner when asked, Ctrl-C checked
+/// after each epoch.
+struct Watches {
+    quiet: bool,
+}
+
+impl FitWatch for Watches {
+    type Observer = Watch;
+    fn start(&mut self, what: &str) -> Watch {
         Watch {
-            bar: (!self.quiet).then(|| Bar::spinner(&what, false)),
-            what,
+            bar: (!self.quiet).then(|| Bar::spinner(what, false)),
+            what: what.to_string(),
             interrupted: false,
         }
     }
-}
-
-fn done(w: Watch) -> anyhow::Result<()> {
-    if let Some(bar) = w.bar {
-        bar.finish_and_clear();
+    fn finish(&mut self, w: Watch) -> anyhow::Result<()> {
+        if let Some(bar) = w.bar {
+            bar.finish_and_clear();
+        }
+        if w.interrupted {
+            return Err(Interrupted.into());
+        }
+        Ok(())
     }
-    if w.interrupted {
-        return Err(Interrupted.into());
-    }
-    Ok(())
 }
 
 impl ModelVisitor for FitRun<'_> {
@@ -458,30 +464,14 @@ impl ModelVisitor for FitRun<'_> {
         F: Fit + Serialize + DeserializeOwned + Clone,
         F::Model: Serialize + DeserializeOwned,
     {
-        let ctx = &self.ctx;
-        let fit_err = |e: F::Error| anyhow::anyhow!("fitting {name}: {e}");
-        let (model, chosen) = if self.validation.is_empty() {
-            let m = RatingMatrix::new(self.all)?;
-            let mut w = self.watch(format!("{name}: fitting"));
-            let model = config.fit(&m, None, ctx, &mut w).map_err(fit_err)?;
-            done(w)?;
-            (model, config)
-        } else {
-            let m = RatingMatrix::new(self.train)?;
-            let mut w = self.watch(format!("{name}: fitting"));
-            let first = config
-                .fit(&m, Some(self.validation), ctx, &mut w)
-                .map_err(fit_err)?;
-            done(w)?;
-            drop(m);
-            let again = config.refit_config(&first);
-            drop(first);
-            let full = RatingMatrix::new(self.all)?;
-            let mut w = self.watch(format!("{name}: refitting on all ratings"));
-            let model = again.fit(&full, None, ctx, &mut w).map_err(fit_err)?;
-            done(w)?;
-            (model, again)
+        let parts = TrainParts {
+            train: self.train,
+            validation: self.validation,
+            full: None,
+            no_refit: false,
         };
+        let mut watch = Watches { quiet: self.quiet };
+        let (model, chosen) = fit_as_train(config, name, parts, &self.ctx, &mut watch)?;
         let mut contents = self.contents.take().context("one fit per run")?;
         contents.meta.name = name.to_string();
         contents.meta.config = serde_json::to_string(&chosen)?;
@@ -499,8 +489,7 @@ fn fit_dataset(cli: &FitCli, ds: &Dataset, quiet: bool) -> anyhow::Result<Vec<u8
         carve_validation(ds.ratings.len(), opts.split.validation_fraction, seed);
     let train = ds.ratings.select(&fit);
     let validation = ds.ratings.select(&validation);
-    let all = train.concat(&validation);
-    let matrix = RatingMatrix::new(&all)?;
+    let matrix = RatingMatrix::new(&train.concat(&validation))?;
     let saved_train = movierec_cli::train::train_ratings(&matrix);
     let fallback = opts.fallback.fit(&matrix);
     drop(matrix);
@@ -518,7 +507,6 @@ fn fit_dataset(cli: &FitCli, ds: &Dataset, quiet: bool) -> anyhow::Result<Vec<u8
         )),
         train: &train,
         validation: &validation,
-        all: &all,
         quiet,
     };
     with_model(cli.model, &model_args, &mut run)

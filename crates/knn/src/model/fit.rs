@@ -16,6 +16,10 @@ use crate::similarity::{build_sparse, orient, Lookup};
 impl Fit for KnnConfig {
     type Model = KnnModel;
     type Error = Error;
+    /// K is chosen on validation only from a non-empty `k_grid`.
+    fn chooses_on_validation(&self) -> bool {
+        !self.k_grid.is_empty()
+    }
 
     /// Builds the similarities; with a non-empty `k_grid` and a validation
     /// set, chooses K on it (one [`EpochRecord`] per candidate K, in grid
