@@ -216,7 +216,8 @@ def report(args, cli_rows, sp_rows, load_before, load_after):
         f"{args.repeats} pairs per model, interleaved (the side that runs first alternates). "
         "CLI: wall time of `movierec train --model X --data D --out F --quiet` "
         "(process start, reading D, the fit as `train` does it: the choices on the 10% validation "
-        "carve, the refit on all ratings, KNN's list cap of 200; writing F). Python: "
+        "carve, the refit on all ratings (KNN, with a fixed K, has nothing to choose and is "
+        "fitted once on all ratings), KNN's list cap of 200; writing F). Python: "
         "`movierec.load(D)` + `movierec.<Class>().fit(data)` + `model.save(F)` in one process, "
         "the same work but for the process start (and for reading the model back into memory "
         "inside `fit`, so that it can predict). The pairing is whole against whole, because the CLI "
@@ -250,8 +251,8 @@ def report(args, cli_rows, sp_rows, load_before, load_after):
         "KNNBaseline with `sim_options={\"name\": \"pearson_baseline\", \"user_based\": False}` "
         "(item-based, as movierec's KNN; Surprise's other defaults: k = 40, ALS baselines), SVD "
         "with its defaults (100 factors, 20 epochs). movierec's defaults do other work: KNN k = 80 "
-        "with adjusted cosine and MF 200 factors, up to 60 epochs with early stopping on validation, "
-        "then the refit, on all cores; the second row of each pair gives movierec one thread (and MF "
+        "with adjusted cosine (one fit) and MF 200 factors, up to 60 epochs with early stopping on "
+        "validation, then the refit, on all cores; the second row of each pair gives movierec one thread (and MF "
         "SVD's factors and epochs in one fit), not a target, to show the speed at like work. "
         "Seconds, medians.",
         "",
