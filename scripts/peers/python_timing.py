@@ -302,12 +302,11 @@ def main():
     ap.add_argument("--out-md", required=True)
     ap.add_argument("--out-json", required=True)
     ap.add_argument("--header", required=True)
-    ap.add_argument("--skip-surprise", action="store_true")
     args = ap.parse_args()
     load_before = loadavg()
     with tempfile.TemporaryDirectory() as tmp:
         cli_rows = part_cli(args, tmp)
-    sp_rows = [] if args.skip_surprise else part_surprise(args)
+    sp_rows = part_surprise(args)
     report(args, cli_rows, sp_rows, load_before, loadavg())
 
 

@@ -40,9 +40,7 @@ impl Bar {
             return ProgressBar::hidden();
         }
         let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
-        );
+        b.set_style(spinner_style());
         b.set_message(message.to_string());
         b.enable_steady_tick(Duration::from_millis(200));
         b
@@ -79,6 +77,11 @@ impl Monitor for Bar {
     }
 }
 
+/// The style of a spinner: message and time so far.
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template")
+}
+
 /// The style of a bar over counted work: position, rate and time left.
 pub fn counted_style() -> ProgressStyle {
     ProgressStyle::with_template(
@@ -86,19 +89,6 @@ pub fn counted_style() -> ProgressStyle {
     )
     .expect("valid template")
     .progress_chars("=> ")
-}
-
-/// A bar over `total` units of counted work (e.g. ratings read), with rate
-/// and ETA; hidden when `quiet`.
-pub fn counted(prefix: &str, total: u64, quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    b.set_style(counted_style());
-    b.set_prefix(prefix.to_string());
-    b.enable_steady_tick(Duration::from_millis(200));
-    b
 }
 
 /// Draws a bar over the bytes of the ratings file while `progress` is read,
@@ -157,6 +147,11 @@ impl FitProgress {
             phase: None,
         }
     }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 impl Observer for FitProgress {
@@ -185,10 +180,7 @@ impl Observer for FitProgress {
         if done >= total {
             // Back to a spinner for what follows.
             self.phase = None;
-            self.bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                    .expect("valid template"),
-            );
+            self.bar.set_style(spinner_style());
             self.bar.set_message(self.what.clone());
         }
     }

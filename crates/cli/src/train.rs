@@ -45,7 +45,7 @@ pub struct TrainArgs {
     /// movies, so that the file loads fast (N = 200: 13 MB, about 50 ms on
     /// ml-latest-small, against 81 MB and 300 ms exact, for +0.006 RMSE);
     /// 0 keeps the exact store.
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = movierec_knn::LARGE_NEIGHBOURS)]
     knn_cap: usize,
     /// One fit instead of two: the model is fitted once on the training
     /// part, the validation part (--validation-fraction of the ratings)
@@ -92,19 +92,16 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     ds.timestamps = None;
     spinner.finish_and_clear();
     // The matrix of all ratings gives the saved training ratings and the
-    // fallback; without a validation set it is also the one the fit uses,
-    // and the fit's ratings need not be kept beside it.
+    // fallback, and is handed to the fit, which uses it when it fits on all
+    // ratings (and drops it first otherwise); without a validation set the
+    // fit's ratings need not be kept beside it.
     let matrix = RatingMatrix::new(&train.concat(&validation))?;
     let (n_ratings, n_users, n_items) = (matrix.nnz(), matrix.n_users(), matrix.n_items());
     let saved_train = train_ratings(&matrix);
     let fallback = opts.fallback.fit(&matrix);
-    let full = if validation.is_empty() {
+    if validation.is_empty() {
         train.entries = Vec::new();
-        Some(matrix)
-    } else {
-        drop(matrix);
-        None
-    };
+    }
     let mut model_args = args.model_args.clone();
     model_args.saving_cap = (args.knn_cap > 0).then_some(args.knn_cap);
     let mut visitor = TrainRun {
@@ -120,7 +117,7 @@ pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
         ),
         train: &train,
         validation: &validation,
-        full,
+        full: Some(matrix),
         quiet,
         no_refit: args.no_refit,
     };
@@ -267,8 +264,7 @@ struct TrainRun<'a> {
     contents: Contents,
     train: &'a Ratings,
     validation: &'a Ratings,
-    /// The matrix of all ratings, when it is the one to fit on (no
-    /// validation set).
+    /// The matrix of all ratings (taken by the fit).
     full: Option<RatingMatrix>,
     quiet: bool,
     no_refit: bool,

@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 use clap::Parser;
 use movierec_autoencoder::AutoencoderConfig;
 use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
-use movierec_cli::store::{CatalogMovie, Contents, Meta, Saved, TrainRatings, HEADER_LEN};
+use movierec_cli::store::{CatalogMovie, Contents, Meta, Saved, HEADER_LEN};
 use movierec_core::{
     top_k, BiasConfig, ConstantConfig, Fallback, Fit, IdMap, ItemIdx, NoopObserver, PopularConfig,
     Rating, RatingMatrix, RatingScale, Ratings, RunContext, UserIdx,
@@ -86,16 +86,7 @@ fn ratings() -> Ratings {
 }
 
 fn contents(r: &Ratings, m: &RatingMatrix) -> Contents {
-    let mut train = TrainRatings {
-        ptr: vec![0],
-        ..TrainRatings::default()
-    };
-    for u in 0..m.n_users() {
-        let (items, values) = m.user_ratings(UserIdx(u as u32));
-        train.items.extend(items.iter().map(|&i| i as u32));
-        train.values.extend_from_slice(values);
-        train.ptr.push(train.items.len() as u64);
-    }
+    let train = movierec_cli::train::train_ratings(m);
     Contents {
         meta: Meta {
             name: "fuzz".into(),

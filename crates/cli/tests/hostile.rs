@@ -450,7 +450,12 @@ fn hostile_commands_fail_fast_with_one_clean_line() {
             assert_eq!(lines.len(), 1, "{:?}: one line: {err}", case.args);
         }
         for line in lines {
-            assert!(line.len() <= 300, "{:?}: {} bytes", case.args, line.len());
+            assert!(
+                line.len() <= movierec_cli::MAX_ERROR_LINE,
+                "{:?}: {} bytes",
+                case.args,
+                line.len()
+            );
             assert!(
                 !line.chars().any(char::is_control),
                 "{:?}: {err:?}",

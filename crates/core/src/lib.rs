@@ -48,7 +48,7 @@ pub use context::RunContext;
 pub use error::{Error, Result};
 pub use ids::{IdMap, ItemIdx, UserIdx};
 pub use matrix::RatingMatrix;
-pub use metrics::SetMetrics;
+pub use metrics::{Accumulator, SetMetrics};
 pub use model::{
     check_rated, nearest_by_cosine, top_k, Control, EpochRecord, Fit, NoopObserver, Observer,
     Recommender, ScoreKind,

@@ -40,8 +40,9 @@ impl SetMetrics {
     }
 }
 
-/// Streaming sums behind [`SetMetrics`] (f64 accumulation).
-#[derive(Debug, Clone, Copy, Default)]
+/// Streaming sums behind [`SetMetrics`] (f64 accumulation); serializable
+/// and mergeable, so that workers can score their parts and add the sums.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Accumulator {
     sse: f64,
     sae: f64,
@@ -59,6 +60,14 @@ impl Accumulator {
         self.sae += e.abs();
         self.hits += usize::from(half_star(p) == r);
         self.n += 1;
+    }
+
+    /// Adds the sums of another accumulator (another part of the same set).
+    pub fn merge(&mut self, other: &Self) {
+        self.sse += other.sse;
+        self.sae += other.sae;
+        self.hits += other.hits;
+        self.n += other.n;
     }
 
     /// The metrics of everything added.

@@ -15,7 +15,7 @@ const HEADER: usize = 8 + 8 + 4;
 
 /// An item factor block in flight or at rest: its stratum, its rows
 /// (padded width) and biases.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ItemBlock {
     /// The item stratum.
     pub stratum: u32,

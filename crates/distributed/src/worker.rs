@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use movierec_core::training::{Better, EarlyStopping, Verdict};
-use movierec_core::{rng_for, EpochRecord, RatingScale, SetMetrics};
+use movierec_core::{rng_for, Accumulator, EpochRecord, RatingScale};
 use movierec_mf::dsgd::{row_width, EpochSchedule, SgdBlock};
 use movierec_mf::{Biases, MfModel, UserReg};
 use rand_distr::{Distribution, Normal};
@@ -37,14 +37,8 @@ struct Msg {
 /// Per-worker sums of an epoch.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Sums {
-    train_sse: f64,
-    train_sae: f64,
-    train_hits: u64,
-    train_n: u64,
-    val_sse: f64,
-    val_sae: f64,
-    val_hits: u64,
-    val_n: u64,
+    train: Accumulator,
+    val: Accumulator,
     finite: bool,
     bytes: u64,
 }
@@ -433,7 +427,6 @@ fn fit(net: &mut Net<'_>, job: &Job, file: &Path) -> Result<Option<Trained>, Err
         let c = input::item_stratum(i, w);
         block_ratings[c].push((user_row[&u], item_rows[c][&i], r));
     }
-    let n_train = train.len() as u64;
     drop(train);
     let mut blocks: Vec<SgdBlock> = block_ratings
         .iter()
@@ -531,19 +524,10 @@ fn fit(net: &mut Net<'_>, job: &Job, file: &Path) -> Result<Option<Trained>, Err
         c.state
     } else {
         // Round 5 (fresh start): each home sends its block to its first holder.
-        let s = fresh();
+        let mut s = fresh();
         let sched = EpochSchedule::new(w, w, seed, 1);
         let to = holder(&sched, w, me, 0);
-        let mut s = s;
-        let held = std::mem::replace(
-            &mut s.held,
-            ItemBlock {
-                stratum: 0,
-                q: Vec::new(),
-                b: Vec::new(),
-            },
-        );
-        net.send(to, Body::Block(held));
+        net.send(to, Body::Block(std::mem::take(&mut s.held)));
         let got = net.finish();
         s.held = take_block(got)?;
         s
@@ -584,28 +568,13 @@ fn fit(net: &mut Net<'_>, job: &Job, file: &Path) -> Result<Option<Trained>, Err
                     &mut preds[c],
                 );
                 for ((_, _, r), &p) in blocks[c].ratings().zip(&preds[c]) {
-                    add(
-                        &mut sums.train_sse,
-                        &mut sums.train_sae,
-                        &mut sums.train_hits,
-                        p,
-                        r,
-                        scale,
-                    );
+                    sums.train.add(p, r, scale);
                 }
             } else {
                 for &(u, i, r) in &validation[c] {
                     let p = predict(&state.p, &state.bu, held, u, i, width, mu, cfg.biases);
-                    add(
-                        &mut sums.val_sse,
-                        &mut sums.val_sae,
-                        &mut sums.val_hits,
-                        p,
-                        r,
-                        scale,
-                    );
+                    sums.val.add(p, r, scale);
                 }
-                sums.val_n += validation[c].len() as u64;
             }
             let to = if r + 1 < rounds {
                 holder(&sched, w, c, (r + 1) % w)
@@ -617,17 +586,8 @@ fn fit(net: &mut Net<'_>, job: &Job, file: &Path) -> Result<Option<Trained>, Err
                     .iter()
                     .all(|v| v.iter().all(|x| x.is_finite()));
             }
-            let block = std::mem::replace(
-                held,
-                ItemBlock {
-                    stratum: 0,
-                    q: Vec::new(),
-                    b: Vec::new(),
-                },
-            );
-            net.send(to, Body::Block(block));
+            net.send(to, Body::Block(std::mem::take(held)));
             if r + 1 == rounds {
-                sums.train_n = n_train;
                 sums.bytes = net.bytes - bytes0;
                 net.broadcast(&Body::Sums(sums));
             }
@@ -641,14 +601,8 @@ fn fit(net: &mut Net<'_>, job: &Job, file: &Path) -> Result<Option<Trained>, Err
                 match m.body {
                     Body::Block(b) => block = Some(b),
                     Body::Sums(s) => {
-                        all.train_sse += s.train_sse;
-                        all.train_sae += s.train_sae;
-                        all.train_hits += s.train_hits;
-                        all.train_n += s.train_n;
-                        all.val_sse += s.val_sse;
-                        all.val_sae += s.val_sae;
-                        all.val_hits += s.val_hits;
-                        all.val_n += s.val_n;
+                        all.train.merge(&s.train);
+                        all.val.merge(&s.val);
                         all.finite &= s.finite;
                         all.bytes += s.bytes;
                     }
@@ -666,24 +620,11 @@ fn fit(net: &mut Net<'_>, job: &Job, file: &Path) -> Result<Option<Trained>, Err
             )));
         }
         state.epoch = epoch as u32;
-        let metrics = |sse: f64, sae: f64, hits: u64, n: u64| SetMetrics {
-            rmse: (sse / n.max(1) as f64).sqrt(),
-            mse: sse / n.max(1) as f64,
-            mae: sae / n.max(1) as f64,
-            accuracy: hits as f64 / n.max(1) as f64,
-            n: n as usize,
-        };
-        let val_m = (validating && sums.val_n > 0)
-            .then(|| metrics(sums.val_sse, sums.val_sae, sums.val_hits, sums.val_n));
+        let val_m = Some(sums.val.finish()).filter(|m| validating && m.n > 0);
         let record = EpochRecord {
             epoch,
             loss: None,
-            train: Some(metrics(
-                sums.train_sse,
-                sums.train_sae,
-                sums.train_hits,
-                sums.train_n,
-            )),
+            train: Some(sums.train.finish()),
             validation: val_m,
             seconds: start.elapsed().as_secs_f64(),
         };
@@ -864,14 +805,4 @@ fn predict(
     } else {
         dot
     }
-}
-
-/// Adds one prediction's squared and absolute error (clamped to the scale,
-/// as the metrics are) and whether its half-star rounding hits the rating.
-fn add(sse: &mut f64, sae: &mut f64, hits: &mut u64, p: f32, r: f32, scale: RatingScale) {
-    let p = p.clamp(scale.min, scale.max);
-    let d = f64::from(r) - f64::from(p);
-    *sse += d * d;
-    *sae += d.abs();
-    *hits += u64::from((p * 2.0).round() / 2.0 == r);
 }

@@ -43,8 +43,8 @@ mod tune;
 
 pub use error::{EvalError, Result};
 pub use plot::{
-    write_curves_svg, write_loglog_panels_svg, write_panels_svg, write_time_to_accuracy,
-    LogLogLine, Series, RMSE_THRESHOLDS,
+    write_curves_svg, write_loglog_panels_svg, write_panels_svg, write_time_to_accuracy, Series,
+    RMSE_THRESHOLDS,
 };
 pub use ranking::{ranking_metrics, RankingOptions, RankingResult};
 pub use report::{write_atomic, ModelReport, RankingSummary, RepeatResult, Report, Summary};

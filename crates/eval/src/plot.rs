@@ -400,9 +400,6 @@ pub fn write_time_to_accuracy(models: &[&ModelReport], svg: &Path, md: &Path) ->
     write_atomic(md, s.as_bytes())
 }
 
-/// One line of a log-log plot: its label and `(x, y)` points, both positive.
-pub type LogLogLine = (String, Vec<(f64, f64)>);
-
 /// Lines on log-log axes in two panels side by side (e.g. fit time and peak
 /// memory against ratings), written to `svg`. Points that are not positive
 /// are left out.
@@ -413,10 +410,10 @@ pub type LogLogLine = (String, Vec<(f64, f64)>);
 pub fn write_loglog_panels_svg(
     title: &str,
     x_desc: &str,
-    panels: [(&str, &[LogLogLine]); 2],
+    panels: [(&str, &[Series]); 2],
     svg: &Path,
 ) -> Result<()> {
-    let positive = |l: &LogLogLine| {
+    let positive = |l: &Series| {
         l.1.iter()
             .copied()
             .filter(|p| p.0 > 0.0 && p.1 > 0.0 && p.0.is_finite() && p.1.is_finite())

@@ -481,11 +481,6 @@ impl SweepReport {
         })
     }
 
-    /// Pretty JSON (every cell with its curve).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a sweep always serialises") + "\n"
-    }
-
     /// The markdown table of `rows`.
     pub fn table(&self, rows: &[SweepRow<'_>]) -> String {
         let mut s = String::from(

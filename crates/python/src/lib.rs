@@ -15,7 +15,7 @@ use anyhow::{bail, ensure, Context};
 use clap::Parser;
 use movierec_cli::evaluate::{provenance_of, ProtocolArgs, ProtocolRun};
 use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
-use movierec_cli::progress::Bar;
+use movierec_cli::progress::{Bar, FitProgress};
 use movierec_cli::recommend::{best_first, resolve_movie};
 use movierec_cli::store::{CatalogMovie, Contents, Saved};
 use movierec_cli::train::{fit_as_train, FitWatch, TrainParts};
@@ -23,7 +23,9 @@ use movierec_core::{
     Control, EpochRecord, Fit, IdMap, ItemIdx, Observer, Rating, RatingMatrix, RatingScale,
     Ratings, RunContext, ScoreKind, UserIdx,
 };
-use movierec_data::{carve_validation, make_split, Dataset, Format, Protocol, SplitConfig};
+use movierec_data::{
+    carve_validation, make_split, Dataset, Format, OnDuplicate, Protocol, SplitConfig,
+};
 use movierec_eval::{EvalOptions, RankingOptions, Report};
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
@@ -235,11 +237,7 @@ fn build_dataset(
         "scale {min}..{max}: expected MIN < MAX"
     );
     let scale = RatingScale::new(min, max);
-    let latest = match on_duplicate {
-        "error" => false,
-        "latest" => true,
-        other => bail!("on_duplicate `{other}`: expected error or latest"),
-    };
+    let latest = on_duplicate.parse::<OnDuplicate>()? == OnDuplicate::Latest;
     let u = le_chunks::<8>(users, "user ids")?;
     let i = le_chunks::<8>(items, "movie ids")?;
     let r = le_chunks::<4>(ratings, "ratings")?;
@@ -385,27 +383,24 @@ fn split(
     run().map_err(py_err)
 }
 
-/// Shows each epoch on a spinner and stops the fit on Ctrl-C.
+/// The CLI's progress (when asked), and a stop on Ctrl-C after each epoch.
 struct Watch {
-    bar: Option<indicatif::ProgressBar>,
-    what: String,
+    progress: FitProgress,
     interrupted: bool,
 }
 
 impl Observer for Watch {
     fn on_epoch(&mut self, r: &EpochRecord) -> Control {
-        if let Some(bar) = &self.bar {
-            let val = r
-                .validation
-                .map(|m| format!(", validation RMSE {:.4}", m.rmse))
-                .unwrap_or_default();
-            bar.set_message(format!("{}: epoch {}{val}", self.what, r.epoch));
-        }
+        self.progress.on_epoch(r);
         if Python::attach(|py| py.check_signals()).is_err() {
             self.interrupted = true;
             return Control::Stop;
         }
         Control::Continue
+    }
+
+    fn on_progress(&mut self, phase: &str, done: usize, total: usize) {
+        self.progress.on_progress(phase, done, total);
     }
 }
 
@@ -425,6 +420,8 @@ impl std::error::Error for Interrupted {}
 /// ratings) of a dataset in memory; returns the model file's bytes.
 struct FitRun<'a> {
     ctx: RunContext,
+    /// The matrix of train + validation (taken by the fit).
+    full: Option<RatingMatrix>,
     contents: Option<Contents>,
     train: &'a Ratings,
     validation: &'a Ratings,
@@ -441,15 +438,12 @@ impl FitWatch for Watches {
     type Observer = Watch;
     fn start(&mut self, what: &str) -> Watch {
         Watch {
-            bar: (!self.quiet).then(|| Bar::spinner(what, false)),
-            what: what.to_string(),
+            progress: FitProgress::new(Bar::spinner(what, self.quiet), what.to_string()),
             interrupted: false,
         }
     }
     fn finish(&mut self, w: Watch) -> anyhow::Result<()> {
-        if let Some(bar) = w.bar {
-            bar.finish_and_clear();
-        }
+        w.progress.finish();
         if w.interrupted {
             return Err(Interrupted.into());
         }
@@ -467,7 +461,7 @@ impl ModelVisitor for FitRun<'_> {
         let parts = TrainParts {
             train: self.train,
             validation: self.validation,
-            full: None,
+            full: self.full.take(),
             no_refit: false,
         };
         let mut watch = Watches { quiet: self.quiet };
@@ -492,11 +486,11 @@ fn fit_dataset(cli: &FitCli, ds: &Dataset, quiet: bool) -> anyhow::Result<Vec<u8
     let matrix = RatingMatrix::new(&train.concat(&validation))?;
     let saved_train = movierec_cli::train::train_ratings(&matrix);
     let fallback = opts.fallback.fit(&matrix);
-    drop(matrix);
     let mut model_args = cli.model_args.clone();
     model_args.saving_cap = (cli.knn_cap > 0).then_some(cli.knn_cap);
     let mut run = FitRun {
         ctx,
+        full: Some(matrix),
         contents: Some(Contents::for_dataset(
             ds,
             false,

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use movierec_eval::{write_atomic, write_loglog_panels_svg, LogLogLine};
+use movierec_eval::{write_atomic, write_loglog_panels_svg, Series};
 
 use super::estimates;
 
@@ -62,6 +62,13 @@ struct Cell {
     load1: f64,
     status: String,
     rmse: Option<f64>,
+}
+
+impl Cell {
+    /// Peak resident memory in MB (10^6 bytes).
+    fn peak_mb(&self) -> f64 {
+        self.max_rss_kb * 1024.0 / 1e6
+    }
 }
 
 fn parse_cell(path: &Path, line: &str) -> anyhow::Result<Cell> {
@@ -195,7 +202,7 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
                 c.items,
                 fig(c.wall_s, &|v| format!("{v:.1}")),
                 fig(c.cpu_s, &|v| format!("{v:.1}")),
-                fig(c.max_rss_kb, &|v| format!("{:.0}", v * 1024.0 / 1e6)),
+                fig(c.peak_mb(), &|v| format!("{v:.0}")),
                 fig(c.max_rss_kb, &|v| format!(
                     "{:.0}",
                     v * 1024.0 / c.ratings.max(1) as f64
@@ -209,16 +216,13 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
     s.push_str(
         "| model | cells | b (wall) | b (CPU) | range |\n| --- | ---: | ---: | ---: | --- |\n",
     );
-    let mut time_lines: Vec<LogLogLine> = Vec::new();
-    let mut mem_lines: Vec<LogLogLine> = Vec::new();
+    let mut time_lines: Vec<Series> = Vec::new();
+    let mut mem_lines: Vec<Series> = Vec::new();
     for (name, cs) in &by_model {
         let ok: Vec<&&Cell> = cs.iter().filter(|c| c.status == "ok").collect();
         let wall: Vec<(f64, f64)> = ok.iter().map(|c| (c.ratings as f64, c.wall_s)).collect();
         let cpu: Vec<(f64, f64)> = ok.iter().map(|c| (c.ratings as f64, c.cpu_s)).collect();
-        let mem: Vec<(f64, f64)> = ok
-            .iter()
-            .map(|c| (c.ratings as f64, c.max_rss_kb * 1024.0 / 1e6))
-            .collect();
+        let mem: Vec<(f64, f64)> = ok.iter().map(|c| (c.ratings as f64, c.peak_mb())).collect();
         let fmt = |b: Option<f64>| b.map_or_else(|| "-".to_string(), |b| format!("{b:.2}"));
         let range = match (ok.first(), ok.last()) {
             (Some(a), Some(b)) => format!("{} to {}", millions(a.ratings), millions(b.ratings)),
@@ -253,7 +257,7 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
                 millions(c.ratings),
                 c.rmse.map_or_else(|| "-".into(), |r| format!("{r:.4}")),
                 c.wall_s,
-                c.max_rss_kb * 1024.0 / 1e6,
+                c.peak_mb(),
                 c.load1,
                 c.status
             );
@@ -277,7 +281,7 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
                 c.items,
                 c.wall_s,
                 c.cpu_s,
-                c.max_rss_kb * 1024.0 / 1e6,
+                c.peak_mb(),
                 c.load1
             );
         }
@@ -329,17 +333,26 @@ fn done_when(s: &mut String, cells: &[Cell]) {
         })
     };
     s.push_str("\n## One fit at 25M against the targets\n\n");
-    s.push_str(
+    let walls = TARGETS
+        .iter()
+        .map(|(m, t)| format!("{t:.0} s ({m})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = write!(
+        s,
         "`movierec train --no-refit` as a user who asks for one fit runs it: 10% of the \
          ratings carved out for the model's own choices (early stopping), one fit on the rest, \
          the model saved. The RMSE is that of the same fit in `evaluate --repeats 1 \
          --no-refit` (the 90% training part of one 90/10 split, the 10% test part scored); \
          **vs default** is its difference from the default settings' RMSE (negative is \
-         better). Targets: wall under 60 s (mf-sgd) or 120 s (autoencoder, knn), peak under \
-         8 GB, RMSE no worse than the default settings'. `train` caps each KNN list at 200 \
-         neighbours (its `--knn-cap`) whatever the preset, so knn's default and large fits are \
-         the same; `evaluate` with KNN's default settings keeps the exact similarity store, \
-         which is refused above 250 million movie pairs (a failed cell at 59,047 movies).\n\n",
+         better). Targets: wall under {walls}, peak under {:.0} GB, RMSE no worse than the \
+         default settings'. `train` caps each KNN list at {} neighbours (its `--knn-cap`) \
+         whatever the preset, so knn's default and large fits are the same; `evaluate` with \
+         KNN's default settings keeps the exact similarity store, which is refused above {} \
+         million movie pairs (a failed cell at 59,047 movies).\n\n",
+        PEAK_TARGET / 1e9,
+        movierec_knn::LARGE_NEIGHBOURS,
+        movierec_knn::EXACT_PAIR_LIMIT / 1_000_000,
     );
     s.push_str("| model | preset | wall s | CPU s | peak MB | load | RMSE | vs default | wall target | holds |\n");
     s.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
@@ -369,7 +382,7 @@ fn done_when(s: &mut String, cells: &[Cell]) {
                 "| {model} | {preset} | {} | {} | {} | {:.1} | {} | {} | {target:.0} | {holds} |",
                 if t.status == "ok" { format!("{:.1}", t.wall_s) } else { t.status.clone() },
                 format_args!("{:.1}", t.cpu_s),
-                format_args!("{:.0}", t.max_rss_kb * 1024.0 / 1e6),
+                format_args!("{:.0}", t.peak_mb()),
                 t.load1,
                 match (rmse, rmse_cell) {
                     (Some(r), _) => format!("{r:.4}"),
