@@ -303,10 +303,7 @@ impl Fit for AutoencoderConfig {
     }
 }
 
-/// The most weights a network may have: each weight costs 16 bytes (the
-/// weight, its gradient and Adam's two moments), so this bounds the fit
-/// near 4 GB.
-pub const MAX_PARAMS: usize = 250_000_000;
+pub use movierec_core::training::MAX_PARAMS;
 
 /// Refuses a network of more than [`MAX_PARAMS`] weights before anything is
 /// allocated: `dim` inputs (users per movie item-based, movies per user

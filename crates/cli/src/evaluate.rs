@@ -91,7 +91,7 @@ pub struct RankingArgs {
 
 impl RankingArgs {
     /// The ranking options, when --ranking is set.
-    fn options(&self) -> anyhow::Result<Option<RankingOptions>> {
+    pub fn options(&self) -> anyhow::Result<Option<RankingOptions>> {
         ensure!(
             self.relevant.is_finite(),
             "--relevant must be a number, got {}",
@@ -104,7 +104,7 @@ impl RankingArgs {
     }
 
     /// The list lengths after the first.
-    fn also(&self) -> Vec<usize> {
+    pub fn also(&self) -> Vec<usize> {
         self.at.iter().skip(1).map(|&k| k as usize).collect()
     }
 }

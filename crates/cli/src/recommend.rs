@@ -114,31 +114,17 @@ pub fn run(args: RecommendArgs, quiet: bool) -> anyhow::Result<()> {
         }
         (None, None) => bail!("give --user ID or --ratings FILE"),
     };
-    let counts = saved.train.item_counts(n);
-    let min = args.min_ratings.max(1);
     let exclude = genres_to_exclude(&args.exclude_genre, &saved.catalog)?;
     let catalog = catalog_index(&saved.catalog);
-    let scale = saved.meta.scale;
-    let mut cands: Vec<(f32, u64, usize)> = (0..n)
-        .filter(|&i| !seen[i] && counts[i] >= min && scores[i].is_finite())
-        .map(|i| (scores[i], saved.items.raw(i as u32), i))
-        .filter(|&(_, id, _)| {
-            exclude.is_empty()
-                || catalog
-                    .get(&id)
-                    .is_none_or(|m| !m.genres.iter().any(|g| exclude.contains(&g.to_lowercase())))
-        })
-        .collect();
-    best_first(&mut cands, args.top);
-    let ranks_only = saved.model.score_kind() == ScoreKind::Ranking;
+    let cands = ranked(&saved, &scores, &seen, args.min_ratings, args.top, |id| {
+        exclude.is_empty()
+            || catalog
+                .get(&id)
+                .is_none_or(|m| !m.genres.iter().any(|g| exclude.contains(&g.to_lowercase())))
+    });
     let rows: Vec<Row> = cands
         .iter()
-        .map(|&(score, id, i)| {
-            let shown = if ranks_only {
-                score
-            } else {
-                scale.clamp(score)
-            };
+        .map(|&(shown, id, i)| {
             let mut r = row(&catalog, id, shown);
             r.reasons = saved
                 .model
@@ -200,6 +186,35 @@ fn genres_to_exclude(given: &[String], catalog: &[CatalogMovie]) -> anyhow::Resu
             Ok(lower)
         })
         .collect()
+}
+
+/// The `top` movies of `scores` for a user, best first, as `(shown score,
+/// movie id, item)`: movies not `seen`, with at least `min` training
+/// ratings (and one at least), a finite score and `keep(movie id)`; ranked
+/// by the raw score ([`best_first`]), shown clamped to the rating scale
+/// unless the model only ranks.
+pub fn ranked(
+    saved: &Saved,
+    scores: &[f32],
+    seen: &[bool],
+    min: u32,
+    top: usize,
+    keep: impl Fn(u64) -> bool,
+) -> Vec<(f32, u64, usize)> {
+    let counts = saved.train.item_counts(scores.len());
+    let min = min.max(1);
+    let mut cands: Vec<(f32, u64, usize)> = (0..scores.len())
+        .filter(|&i| !seen[i] && counts[i] >= min && scores[i].is_finite())
+        .map(|i| (scores[i], saved.items.raw(i as u32), i))
+        .filter(|&(_, id, _)| keep(id))
+        .collect();
+    best_first(&mut cands, top);
+    if saved.model.score_kind() != ScoreKind::Ranking {
+        for c in &mut cands {
+            c.0 = saved.meta.scale.clamp(c.0);
+        }
+    }
+    cands
 }
 
 /// Keeps the `top` best of `(raw estimate, movie id, item)` candidates,

@@ -42,18 +42,14 @@ pub fn run(args: SplitArgs, quiet: bool) -> anyhow::Result<()> {
     let cfg = SplitConfig {
         protocol: args.protocol,
         test_fraction: args.test_fraction,
-        validation_fraction: 0.0,
-        repeats: args.repeat.saturating_add(1),
         folds: args.folds,
         seed: args.seed,
+        ..SplitConfig::default()
     };
-    let split = make_split(&ds.ratings, ds.timestamps.as_deref(), &cfg, args.repeat)?;
+    let (train, test) = train_test(&ds, &cfg, args.repeat)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the folder", args.out.display()))?;
-    let mut train = split.train.clone();
-    train.extend_from_slice(&split.validation);
-    train.sort_unstable();
-    for (name, positions) in [("train.csv", &train), ("test.csv", &split.test)] {
+    for (name, positions) in [("train.csv", &train), ("test.csv", &test)] {
         let path = args.out.join(name);
         write_atomic(&path, &to_csv(&ds, positions)?)?;
         crate::emit(&format!(
@@ -63,6 +59,27 @@ pub fn run(args: SplitArgs, quiet: bool) -> anyhow::Result<()> {
         ))?;
     }
     Ok(())
+}
+
+/// Positions of repeat `repeat`'s training ratings (train + validation, in
+/// file order) and test ratings under `cfg`'s protocol, test fraction, folds
+/// and seed (its repeats and validation fraction are set here): what
+/// `movierec split` writes, and the Python package's `split`.
+pub fn train_test(
+    ds: &Dataset,
+    cfg: &SplitConfig,
+    repeat: usize,
+) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
+    let cfg = SplitConfig {
+        validation_fraction: 0.0,
+        repeats: repeat.saturating_add(1),
+        ..cfg.clone()
+    };
+    let split = make_split(&ds.ratings, ds.timestamps.as_deref(), &cfg, repeat)?;
+    let mut train = split.train;
+    train.extend_from_slice(&split.validation);
+    train.sort_unstable();
+    Ok((train, split.test))
 }
 
 fn to_csv(ds: &Dataset, positions: &[usize]) -> anyhow::Result<Vec<u8>> {

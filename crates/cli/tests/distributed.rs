@@ -7,30 +7,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn movierec() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_movierec"))
-}
+use crate::util::{movierec, stderr, synth};
 
-fn synth(dir: &Path) {
-    let out = movierec()
-        .args([
-            "synth",
-            "--users",
-            "400",
-            "--items",
-            "300",
-            "--ratings",
-            "30000",
-        ])
-        .args(["--seed", "3", "--quiet", "--out"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// `movierec ARGS`, checked to succeed.
+fn ok(args: &[String]) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = movierec(&args);
+    assert!(o.status.success(), "{:?}: {}", args, stderr(&o));
 }
 
 fn train_args(data: &Path, out: &Path, workers: &str) -> Vec<String> {
@@ -53,7 +36,7 @@ fn train_args(data: &Path, out: &Path, workers: &str) -> Vec<String> {
 }
 
 fn launch(port: u16, checkpoints: &Path, train: &[String]) -> Command {
-    let mut c = movierec();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_movierec"));
     c.args([
         "launch",
         "--local",
@@ -72,18 +55,10 @@ fn launch(port: u16, checkpoints: &Path, train: &[String]) -> Command {
 fn threads_or_processes_and_a_killed_process_give_the_same_model() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    synth(&data);
+    synth(&data, 400, 300, 30_000, 3);
     // 1 process x 2 workers.
     let threads = tmp.path().join("threads.mrec");
-    let out = movierec()
-        .args(train_args(&data, &threads, "2"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&train_args(&data, &threads, "2"));
     // 2 processes x 1 worker, uninterrupted.
     let whole = tmp.path().join("whole.mrec");
     let status = launch(
@@ -138,18 +113,14 @@ fn threads_or_processes_and_a_killed_process_give_the_same_model() {
     // The file serves predict like any other.
     let pairs = tmp.path().join("pairs.csv");
     std::fs::write(&pairs, "user,item\n1,1\n2,3\n").unwrap();
-    let out = movierec()
-        .args(["predict", "--model"])
-        .arg(&killed)
-        .arg("--pairs")
-        .arg(&pairs)
-        .arg("--out")
-        .arg(tmp.path().join("p.csv"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let path = |p: &Path| p.display().to_string();
+    ok(&[
+        "predict".into(),
+        "--model".into(),
+        path(&killed),
+        "--pairs".into(),
+        path(&pairs),
+        "--out".into(),
+        path(&tmp.path().join("p.csv")),
+    ]);
 }

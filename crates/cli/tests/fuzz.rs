@@ -579,19 +579,9 @@ pub fn fuzz_model(t: &Target, cases: u32, seed: u64) -> Tally {
     let result = runner(cases, seed).run(&mutations(), |muts| {
         let bytes = mutated_file(&t.bytes, &muts, &donor.bytes);
         let o = outcome(|| load_and_exercise(&bytes));
-        let failed = matches!(&o, Outcome::Panicked(_));
-        let text = format!("{o:?}");
-        tally.borrow_mut().add(o);
-        if failed {
-            return Err(TestCaseError::fail(text));
-        }
-        Ok(())
+        record(&tally, o)
     });
-    let mut tally = tally.into_inner();
-    if let Err(e) = result {
-        tally.panics.push(format!("minimal case: {e}"));
-    }
-    tally
+    finish(tally, result)
 }
 
 // ---------------------------------------------------------------------------
@@ -727,13 +717,7 @@ pub fn fuzz_ratings_files(cases: u32, seed: u64) -> Tally {
         std::fs::write(dir.path().join(name), mutate_text(base, &muts)).unwrap();
         std::fs::write(dir.path().join(other), other_text).unwrap();
         let o = outcome(|| read_dataset(dir.path()));
-        let failed = matches!(&o, Outcome::Panicked(_));
-        let text = format!("{o:?}");
-        tally.borrow_mut().add(o);
-        if failed {
-            return Err(TestCaseError::fail(text));
-        }
-        Ok(())
+        record(&tally, o)
     });
     finish(tally, result)
 }
@@ -746,15 +730,20 @@ pub fn fuzz_config_files(cases: u32, seed: u64) -> Tally {
     let result = runner(cases, seed).run(&text_mutations(), |muts| {
         std::fs::write(&path, mutate_text(CONFIG_TOML, &muts)).unwrap();
         let o = outcome(|| resolve_config(&path));
-        let failed = matches!(&o, Outcome::Panicked(_));
-        let text = format!("{o:?}");
-        tally.borrow_mut().add(o);
-        if failed {
-            return Err(TestCaseError::fail(text));
-        }
-        Ok(())
+        record(&tally, o)
     });
     finish(tally, result)
+}
+
+/// Counts one case's outcome; a panic fails the proptest case (to shrink it).
+fn record(tally: &RefCell<Tally>, o: Outcome) -> Result<(), TestCaseError> {
+    let failed = matches!(&o, Outcome::Panicked(_));
+    let text = format!("{o:?}");
+    tally.borrow_mut().add(o);
+    if failed {
+        return Err(TestCaseError::fail(text));
+    }
+    Ok(())
 }
 
 fn finish(tally: RefCell<Tally>, result: Result<(), impl std::fmt::Display>) -> Tally {
@@ -830,13 +819,7 @@ pub fn fuzz_binary(cases: u32, seed: u64) -> Tally {
                 ]),
             }
         };
-        let failed = matches!(&o, Outcome::Panicked(_));
-        let text = format!("{o:?}");
-        tally.borrow_mut().add(o);
-        if failed {
-            return Err(TestCaseError::fail(text));
-        }
-        Ok(())
+        record(&tally, o)
     });
     finish(tally, result)
 }

@@ -43,6 +43,11 @@
 
 use crate::{Control, EpochRecord, Observer};
 
+/// The most weights a network (the autoencoder, Mult-VAE/DAE) may have,
+/// checked before anything is allocated: each costs 16 bytes (weight,
+/// gradient, Adam's two moments), so this bounds a fit near 4 GB.
+pub const MAX_PARAMS: usize = 250_000_000;
+
 /// Which way a validation score improves: [`Lower`](Better::Lower) for
 /// errors (RMSE), [`Higher`](Better::Higher) for ranking scores (NDCG).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -400,7 +400,8 @@ mod tests {
 
         #[test]
         fn splits_are_seeded_partitions(
-            users in proptest::collection::vec(0u32..20, 2..300),
+            // At least as many ratings as the most folds (fewer are refused).
+            users in proptest::collection::vec(0u32..20, 5..300),
             proto in prop_oneof![Just(Protocol::Holdout), Just(Protocol::Kfold), Just(Protocol::UserHoldout)],
             tf in 0.05f64..0.5,
             vf in 0.0f64..0.5,

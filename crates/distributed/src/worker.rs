@@ -556,7 +556,6 @@ fn fit(net: &mut Net<'_>, job: &Job, file: &Path) -> Result<Option<Trained>, Err
                 )));
             }
             if r < w {
-                let stream = ((epoch as u64) << 32) | (me * w + c + 1) as u64;
                 blocks[c].run(
                     width,
                     &mut state.p,
@@ -564,7 +563,7 @@ fn fit(net: &mut Net<'_>, job: &Job, file: &Path) -> Result<Option<Trained>, Err
                     &mut state.bu,
                     &mut held.b,
                     step,
-                    (seed, stream),
+                    (seed, epoch, me * w + c),
                     &mut preds[c],
                 );
                 for ((_, _, r), &p) in blocks[c].ratings().zip(&preds[c]) {

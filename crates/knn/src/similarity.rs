@@ -82,26 +82,14 @@ impl Similarities {
                 self.ptr.len()
             ));
         }
-        if self.items.len() != self.sims.len() || self.ptr[n] != self.items.len() {
+        if self.items.len() != self.sims.len() {
             return Err(format!(
-                "the similarity store's offsets end at {} for {} neighbours and {} similarities",
-                self.ptr[n],
+                "the similarity store has {} neighbours and {} similarities",
                 self.items.len(),
                 self.sims.len()
             ));
         }
-        for (row, w) in self.ptr.windows(2).enumerate() {
-            let Some(items) = self.items.get(w[0]..w[1]) else {
-                return Err(format!("the similarity store's row {row} has bad offsets"));
-            };
-            if items.windows(2).any(|p| p[0] >= p[1])
-                || items.last().is_some_and(|&j| j as usize >= n)
-            {
-                return Err(format!(
-                    "the similarity store's row {row} is not ascending indices below {n}"
-                ));
-            }
-        }
+        check_csr("similarity store", &self.ptr, &self.items, n)?;
         if let Some(p) = self.sims.iter().position(|s| !s.is_finite()) {
             return Err(format!("similarity {p} is not a finite number"));
         }
@@ -521,6 +509,34 @@ fn sum_over_rows(m: &RatingMatrix, f: impl Fn(usize) -> usize) -> usize {
 }
 
 /// The capped store by both builds (tests: they must agree bit for bit).
+/// A compressed sparse matrix of `ptr.len() - 1` rows whose entries are
+/// strictly ascending indices below `n_cols`; `what` names it in the error.
+pub(crate) fn check_csr(
+    what: &str,
+    ptr: &[usize],
+    idx: &[u32],
+    n_cols: usize,
+) -> Result<(), String> {
+    if ptr.first() != Some(&0) || ptr.last() != Some(&idx.len()) {
+        return Err(format!(
+            "the {what} offsets do not run from 0 to its {} entries",
+            idx.len()
+        ));
+    }
+    for (r, w) in ptr.windows(2).enumerate() {
+        let Some(row) = idx.get(w[0]..w[1]) else {
+            return Err(format!("the {what} offsets of row {r} are out of order"));
+        };
+        if row.windows(2).any(|p| p[0] >= p[1]) || row.last().is_some_and(|&c| c as usize >= n_cols)
+        {
+            return Err(format!(
+                "row {r} of the {what} is not ascending indices below {n_cols}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) fn capped_both_ways(
     train: &RatingMatrix,

@@ -1,16 +1,15 @@
 //! DSGD building blocks for trainers outside this crate (the timely trainer
 //! of `movierec-distributed`): one block's SGD pass with this crate's
 //! kernel ([`SgdBlock`]), the epoch's block schedule ([`EpochSchedule`]) and
-//! the learning-rate schedule ([`SgdConfig::block_step`]), so that a
+//! the learning-rate schedule ([`SgdConfig::block_step`](crate::SgdConfig::block_step)), so that a
 //! distributed fit runs exactly the updates, chunk shuffles and block order
-//! of [`SgdConfig`]'s own fit. Nothing here changes that fit.
+//! of [`SgdConfig`](crate::SgdConfig)'s own fit. Nothing here changes that fit.
 
 use movierec_core::rng_for;
 use rand::seq::SliceRandom;
 
-use crate::kernel::{padded, BlockPass, Entry, Step, CHUNK};
-use crate::schedule::Schedule;
-use crate::SgdConfig;
+use crate::kernel::{padded, BlockPass, Entry, CHUNK};
+use crate::schedule::{chunk_stream, Schedule};
 
 /// The padded row width of `k` factors: rows of `p` and `q` given to
 /// [`SgdBlock::run`] are this many `f32` apart (the padding stays zero).
@@ -18,35 +17,7 @@ pub fn row_width(k: usize) -> usize {
     padded(k)
 }
 
-/// Step sizes and weights of one epoch (see [`SgdConfig::block_step`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BlockStep {
-    /// Learning rate of the factors.
-    pub lr_factors: f32,
-    /// L2 weight of the factors.
-    pub reg_factors: f32,
-    /// Learning rate of the biases.
-    pub lr_biases: f32,
-    /// L2 weight of the biases.
-    pub reg_biases: f32,
-    /// Global mean added to every prediction (0 without biases).
-    pub mu: f32,
-}
-
-impl SgdConfig {
-    /// The step of `epoch` (1-based): both learning rates times
-    /// `lr_decay^(epoch - 1)`, as the fit's schedule.
-    pub fn block_step(&self, epoch: usize, mu: f32) -> BlockStep {
-        let scale = self.lr_decay.powi(epoch as i32 - 1);
-        BlockStep {
-            lr_factors: self.lr_factors * scale,
-            reg_factors: self.reg_factors,
-            lr_biases: self.lr_biases * scale,
-            reg_biases: self.reg_biases,
-            mu: if self.biases { mu } else { 0.0 },
-        }
-    }
-}
+pub use crate::kernel::Step as BlockStep;
 
 /// The ratings of one DSGD block and their chunk visiting order, as the
 /// fit's layout keeps them: shuffled once when built, then walked in
@@ -104,8 +75,9 @@ impl SgdBlock {
         true
     }
 
-    /// Reshuffles the chunk order by the stream `stream` of `seed`, then runs
-    /// one SGD pass: `p` holds the user rows and `q` the item rows, `width`
+    /// Reshuffles the chunk order as the fit does for block `blk` (its
+    /// index among all blocks) of `epoch` with `seed`, then runs one SGD
+    /// pass: `p` holds the user rows and `q` the item rows, `width`
     /// ([`row_width`]) apart, `bu` and `bi` their biases (empty without
     /// biases). `preds` (one per rating, stored order) receives each
     /// rating's prediction before its update.
@@ -121,11 +93,12 @@ impl SgdBlock {
         bu: &mut [f32],
         bi: &mut [f32],
         step: BlockStep,
-        (seed, stream): (u64, u64),
+        (seed, epoch, blk): (u64, usize, usize),
         preds: &mut [f32],
     ) {
         assert_eq!(preds.len(), self.entries.len(), "one prediction per rating");
-        self.order.shuffle(&mut rng_for(seed, stream));
+        self.order
+            .shuffle(&mut rng_for(seed, chunk_stream(epoch, blk)));
         let biases = !bu.is_empty();
         BlockPass {
             k: width,
@@ -136,13 +109,7 @@ impl SgdBlock {
             entries: &self.entries,
             preds,
             order: &self.order,
-            step: Step {
-                lr_factors: step.lr_factors,
-                reg_factors: step.reg_factors,
-                lr_biases: step.lr_biases,
-                reg_biases: step.reg_biases,
-                mu: step.mu,
-            },
+            step,
             biases,
         }
         .run();
@@ -157,11 +124,7 @@ impl EpochSchedule {
     /// The schedule of `epoch` (1-based) for `users x items` strata
     /// (`items` a multiple of `users`).
     pub fn new(users: usize, items: usize, seed: u64, epoch: usize) -> Self {
-        Self(Schedule::new(
-            users,
-            items,
-            rng_for(seed, (epoch as u64) << 32),
-        ))
+        Self(Schedule::for_epoch(users, items, seed, epoch))
     }
 
     /// The item stratum user stratum `a` runs at step `t`.

@@ -27,12 +27,16 @@ pub(crate) struct Entry {
     pub r: f32,
 }
 
-/// Step sizes and weights of one epoch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Step {
+/// Step sizes and weights of one epoch (see [`SgdConfig::block_step`](crate::SgdConfig::block_step)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Learning rate of the factors.
     pub lr_factors: f32,
+    /// L2 weight of the factors.
     pub reg_factors: f32,
+    /// Learning rate of the biases.
     pub lr_biases: f32,
+    /// L2 weight of the biases.
     pub reg_biases: f32,
     /// Global mean added to every prediction (0 without biases).
     pub mu: f32,

@@ -10,7 +10,7 @@ use movierec_core::{rng_for, ItemIdx, RatingMatrix, UserIdx};
 use rand::seq::SliceRandom;
 
 use crate::kernel::{Aligned, BlockPass, Entry, Step, CHUNK};
-use crate::schedule::Schedule;
+use crate::schedule::{chunk_stream, Schedule};
 use crate::train::{Exec, View};
 
 /// Numbers of user and item strata `(U, I)`: `U` enough that one user
@@ -243,7 +243,7 @@ impl Layout {
         epoch: usize,
         exec: &Exec,
     ) {
-        let schedule = Schedule::new(self.bu, self.bi, rng_for(seed, (epoch as u64) << 32));
+        let schedule = Schedule::for_epoch(self.bu, self.bi, seed, epoch);
         let biases = !state.bu.is_empty();
         let mut orders = split_at_bounds(order, &self.chunk_start).into_iter();
         let mut preds = split_at_bounds(preds, &self.block_start).into_iter();
@@ -281,10 +281,7 @@ impl Layout {
             let (q, bi) = &mut *item;
             let (order, preds) = &mut blocks[c];
             let blk = a * self.bi + c;
-            order.shuffle(&mut rng_for(
-                seed,
-                ((epoch as u64) << 32) | (blk as u64 + 1),
-            ));
+            order.shuffle(&mut rng_for(seed, chunk_stream(epoch, blk)));
             BlockPass {
                 k,
                 p,

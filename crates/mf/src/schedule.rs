@@ -18,7 +18,26 @@ pub(crate) struct Schedule {
     perm: Vec<usize>,
 }
 
+/// The random stream of epoch `epoch`'s block order.
+pub(crate) fn epoch_stream(epoch: usize) -> u64 {
+    (epoch as u64) << 32
+}
+
+/// The random stream of block `blk`'s chunk order in epoch `epoch`.
+pub(crate) fn chunk_stream(epoch: usize, blk: usize) -> u64 {
+    epoch_stream(epoch) | (blk as u64 + 1)
+}
+
 impl Schedule {
+    /// The block order of `epoch` (1-based) for `users x items` strata.
+    pub fn for_epoch(users: usize, items: usize, seed: u64, epoch: usize) -> Self {
+        Self::new(
+            users,
+            items,
+            movierec_core::rng_for(seed, epoch_stream(epoch)),
+        )
+    }
+
     pub fn new(users: usize, items: usize, mut rng: movierec_core::Rng) -> Self {
         let mut perm: Vec<usize> = (0..items).collect();
         perm.shuffle(&mut rng);

@@ -40,6 +40,22 @@ impl SgdConfig {
     }
 }
 
+impl SgdConfig {
+    /// The step of `epoch` (1-based): both learning rates times
+    /// `lr_decay^(epoch - 1)`; `mu` counts only with biases. The fit's
+    /// schedule, and the distributed trainer's.
+    pub fn block_step(&self, epoch: usize, mu: f32) -> Step {
+        let scale = self.lr_decay.powi(epoch as i32 - 1);
+        Step {
+            lr_factors: self.lr_factors * scale,
+            reg_factors: self.reg_factors,
+            lr_biases: self.lr_biases * scale,
+            reg_biases: self.reg_biases,
+            mu: if self.biases { mu } else { 0.0 },
+        }
+    }
+}
+
 impl Fit for SgdConfig {
     type Model = MfModel;
     type Error = Error;
@@ -225,15 +241,7 @@ impl SgdTrainer {
     /// Runs the next epoch (one update per training rating).
     pub fn epoch(&mut self) {
         self.epoch += 1;
-        let c = &self.config;
-        let scale = c.lr_decay.powi(self.epoch as i32 - 1);
-        let step = Step {
-            lr_factors: c.lr_factors * scale,
-            reg_factors: c.reg_factors,
-            lr_biases: c.lr_biases * scale,
-            reg_biases: c.reg_biases,
-            mu: self.mu,
-        };
+        let step = self.config.block_step(self.epoch, self.mu);
         let (layout, order, preds, state) = (
             &self.layout,
             &mut self.order,

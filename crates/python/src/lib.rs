@@ -13,20 +13,18 @@ use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
-use movierec_cli::evaluate::{provenance_of, ProtocolArgs, ProtocolRun};
+use movierec_cli::evaluate::{provenance_of, ProtocolArgs, ProtocolRun, RankingArgs};
 use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
 use movierec_cli::progress::{Bar, FitProgress};
-use movierec_cli::recommend::{best_first, resolve_movie};
+use movierec_cli::recommend::{ranked, resolve_movie};
 use movierec_cli::store::{CatalogMovie, Contents, Saved};
 use movierec_cli::train::{fit_as_train, FitWatch, TrainParts};
 use movierec_core::{
     Control, EpochRecord, Fit, IdMap, ItemIdx, Observer, Rating, RatingMatrix, RatingScale,
-    Ratings, RunContext, ScoreKind, UserIdx,
+    Ratings, RunContext, UserIdx,
 };
-use movierec_data::{
-    carve_validation, make_split, Dataset, Format, OnDuplicate, Protocol, SplitConfig,
-};
-use movierec_eval::{EvalOptions, RankingOptions, Report};
+use movierec_data::{carve_validation, Dataset, Format, OnDuplicate, Protocol, SplitConfig};
+use movierec_eval::{EvalOptions, Report};
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -70,7 +68,7 @@ struct FitCli {
     model_args: ModelArgs,
     #[command(flatten)]
     protocol: ProtocolArgs,
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = movierec_knn::LARGE_NEIGHBOURS)]
     knn_cap: usize,
     #[arg(long, default_value_t = 0)]
     threads: u16,
@@ -87,10 +85,8 @@ struct EvalCli {
     protocol: ProtocolArgs,
     #[arg(long)]
     no_refit: bool,
-    #[arg(long, value_delimiter = ',')]
-    at: Vec<u32>,
-    #[arg(long, default_value_t = 4.0)]
-    relevant: f32,
+    #[command(flatten)]
+    ranking: RankingArgs,
     #[arg(long, default_value_t = 0)]
     threads: u16,
 }
@@ -361,22 +357,18 @@ fn split(
         let cfg = SplitConfig {
             protocol,
             test_fraction,
-            validation_fraction: 0.0,
-            repeats: repeat.saturating_add(1),
             folds,
             seed,
+            ..SplitConfig::default()
         };
         let ds = &*data.ds;
-        let s = make_split(&ds.ratings, ds.timestamps.as_deref(), &cfg, repeat)?;
-        let mut train = s.train.clone();
-        train.extend_from_slice(&s.validation);
-        train.sort_unstable();
+        let (train, test) = movierec_cli::split::train_test(ds, &cfg, repeat)?;
         Ok((
             Data {
                 ds: Arc::new(subset(ds, &train)),
             },
             Data {
-                ds: Arc::new(subset(ds, &s.test)),
+                ds: Arc::new(subset(ds, &test)),
             },
         ))
     };
@@ -559,24 +551,9 @@ impl Fitted {
     /// The top `n` of `scores`, skipping `seen` items and items without a
     /// training rating, as `movierec recommend` ranks them.
     fn top(&self, scores: &[f32], seen: &[bool], n: usize) -> Vec<MovieRow> {
-        let saved = &self.saved;
-        let counts = saved.train.item_counts(scores.len());
-        let mut cands: Vec<(f32, u64, usize)> = (0..scores.len())
-            .filter(|&i| !seen[i] && counts[i] >= 1 && scores[i].is_finite())
-            .map(|i| (scores[i], saved.items.raw(i as u32), i))
-            .collect();
-        best_first(&mut cands, n);
-        let ranks_only = saved.model.score_kind() == ScoreKind::Ranking;
-        cands
-            .iter()
-            .map(|&(s, id, _)| {
-                let shown = if ranks_only {
-                    s
-                } else {
-                    saved.meta.scale.clamp(s)
-                };
-                self.row(id, shown)
-            })
+        ranked(&self.saved, scores, seen, 1, n, |_| true)
+            .into_iter()
+            .map(|(shown, id, _)| self.row(id, shown))
             .collect()
     }
 }
@@ -753,18 +730,9 @@ fn evaluate(
         let mut head = None;
         for cli in &clis {
             let threads = RunContext::new(usize::from(cli.threads), 0).threads;
-            let ranking = (!cli.at.is_empty()).then(|| RankingOptions {
-                k: cli.at[0] as usize,
-                threshold: cli.relevant,
-            });
-            ensure!(
-                cli.relevant.is_finite(),
-                "relevant must be a number, got {}",
-                cli.relevant
-            );
             let opts = EvalOptions {
-                ranking,
-                ranking_also: cli.at.iter().skip(1).map(|&k| k as usize).collect(),
+                ranking: cli.ranking.options()?,
+                ranking_also: cli.ranking.also(),
                 ..cli.protocol.options(!cli.no_refit, threads)
             };
             ensure!(

@@ -64,10 +64,7 @@ impl Fit for VaeConfig {
     }
 }
 
-/// The most weights a network may have, checked before anything is
-/// allocated: each costs 16 bytes (weight, gradient, Adam's two moments), so
-/// this bounds a fit near 4 GB.
-pub const MAX_PARAMS: usize = 250_000_000;
+pub use movierec_core::training::MAX_PARAMS;
 
 impl VaeConfig {
     fn train(

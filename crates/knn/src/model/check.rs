@@ -5,29 +5,7 @@
 use super::storage::Oriented;
 use super::KnnModel;
 use crate::config::Neighbourhood;
-
-/// A compressed sparse matrix of `ptr.len() - 1` rows whose entries are
-/// strictly ascending indices below `n_cols`; `what` names it in the error.
-fn check_csr(what: &str, ptr: &[usize], idx: &[u32], n_cols: usize) -> Result<(), String> {
-    if ptr.first() != Some(&0) || ptr.last() != Some(&idx.len()) {
-        return Err(format!(
-            "the {what} offsets do not run from 0 to its {} entries",
-            idx.len()
-        ));
-    }
-    for (r, w) in ptr.windows(2).enumerate() {
-        let Some(row) = idx.get(w[0]..w[1]) else {
-            return Err(format!("the {what} offsets of row {r} are out of order"));
-        };
-        if row.windows(2).any(|p| p[0] >= p[1]) || row.last().is_some_and(|&c| c as usize >= n_cols)
-        {
-            return Err(format!(
-                "row {r} of the {what} is not ascending indices below {n_cols}"
-            ));
-        }
-    }
-    Ok(())
-}
+use crate::similarity::check_csr;
 
 impl Oriented {
     /// The training ratings in both orientations, their means and the

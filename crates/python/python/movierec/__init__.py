@@ -483,7 +483,7 @@ def evaluate(
         }
     )
     if ranking_at:
-        common += ["--at", ",".join(str(int(k)) for k in ranking_at), "--relevant", str(relevant)]
+        common += ["--ranking", "--at", ",".join(str(int(k)) for k in ranking_at), "--relevant", str(relevant)]
     argvs = [m._eval_args() + common for m in models]
     text, csv = _native.evaluate(data._data, argvs, progress)
     report = json.loads(text)
