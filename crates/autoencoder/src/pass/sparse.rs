@@ -272,24 +272,24 @@ impl Transposed {
             &mut out[..dim * h],
             bounds.windows(2).map(|w| (w[1] - w[0]) * h),
         );
-        let lazy = touched.is_some();
-        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); parts.len()];
-        let parts: Vec<_> = parts.into_iter().zip(lists.iter_mut()).collect();
-        par::each(parts, |c, (out, list)| {
+        let skip_empty = touched.is_some();
+        par::each(parts, |c, out| {
             Arch::new().dispatch(GatherRows {
                 tr: self,
                 m,
                 h,
                 first: bounds[c],
                 out,
-                touched: lazy.then_some(list),
+                skip_empty,
             });
         });
         if let Some(all) = touched {
             all.clear();
-            for l in &lists {
-                all.extend_from_slice(l);
-            }
+            all.extend(
+                (0..dim)
+                    .filter(|&u| self.ptr[u] != self.ptr[u + 1])
+                    .map(|u| u as u32),
+            );
         }
     }
 }
@@ -301,7 +301,9 @@ pub(super) struct GatherRows<'a> {
     pub(super) h: usize,
     pub(super) first: usize,
     pub(super) out: &'a mut [f32],
-    pub(super) touched: Option<&'a mut Vec<u32>>,
+    /// Leave the rows of units without entries as they are (instead of
+    /// zeros).
+    pub(super) skip_empty: bool,
 }
 
 impl WithSimd for GatherRows<'_> {
@@ -312,24 +314,12 @@ impl WithSimd for GatherRows<'_> {
         let (tr, m, h) = (self.tr, self.m, self.h);
         let tail = Tail::new(simd, h);
         let ptr = &tr.ptr[self.first..];
-        match self.touched {
-            None => {
-                for (k, y) in self.out.chunks_exact_mut(h).enumerate() {
-                    let (a, b) = (ptr[k] as usize, ptr[k + 1] as usize);
-                    gather_t::<S, true>(simd, &tail, &tr.val[a..b], &tr.row[a..b], m, y);
-                }
+        for (k, y) in self.out.chunks_exact_mut(h).enumerate() {
+            let (a, b) = (ptr[k] as usize, ptr[k + 1] as usize);
+            if self.skip_empty && a == b {
+                continue;
             }
-            Some(list) => {
-                list.clear();
-                for (k, y) in self.out.chunks_exact_mut(h).enumerate() {
-                    let (a, b) = (ptr[k] as usize, ptr[k + 1] as usize);
-                    if a == b {
-                        continue;
-                    }
-                    list.push((self.first + k) as u32);
-                    gather_t::<S, true>(simd, &tail, &tr.val[a..b], &tr.row[a..b], m, y);
-                }
-            }
+            gather_t::<S, true>(simd, &tail, &tr.val[a..b], &tr.row[a..b], m, y);
         }
     }
 }

@@ -59,34 +59,24 @@ pub(super) fn build_capped(
     let rows: Vec<(Vec<u32>, Vec<f32>)> = (0..n)
         .into_par_iter()
         .with_min_len(TASK)
-        .map(|i| {
-            let mut pairs: Vec<(f32, u32)> = Vec::new();
+        .map_init(Vec::new, |pairs: &mut Vec<(f32, u32)>, i| {
+            pairs.clear();
             for l in &lists {
                 pairs.extend(l.heaps[i].iter().map(|c| (c.0, c.1)));
             }
-            if pairs.len() > cap {
-                pairs.select_nth_unstable_by(cap - 1, |a, b| by_preference(*a, *b));
-                pairs.truncate(cap);
-            }
-            pairs.sort_unstable_by_key(|p| p.1);
-            (
-                pairs.iter().map(|p| p.1).collect(),
-                pairs.iter().map(|p| p.0).collect(),
-            )
+            best_of(pairs, cap)
         })
         .collect();
     drop(lists);
     let nnz = rows.iter().map(|r| r.0.len()).sum();
-    let mut ptr = Vec::with_capacity(n + 1);
-    ptr.push(0);
-    let mut items = Vec::with_capacity(nnz);
-    let mut sims = Vec::with_capacity(nnz);
-    for (ri, rs) in rows {
-        items.extend_from_slice(&ri);
-        sims.extend_from_slice(&rs);
-        ptr.push(items.len());
-    }
-    Similarities { ptr, items, sims }
+    let mut store = Similarities {
+        ptr: Vec::with_capacity(n + 1),
+        items: Vec::with_capacity(nnz),
+        sims: Vec::with_capacity(nnz),
+    };
+    store.ptr.push(0);
+    store.append_rows(rows);
+    store
 }
 
 /// The capped build for small catalogues (see [`pairwise_pays`]): full
@@ -100,10 +90,12 @@ pub(super) fn build_capped_by_rows(
     cap: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Similarities {
-    let mut ptr = Vec::with_capacity(n + 1);
-    ptr.push(0);
-    let mut items = Vec::new();
-    let mut sims = Vec::new();
+    let mut store = Similarities {
+        ptr: Vec::with_capacity(n + 1),
+        items: Vec::new(),
+        sims: Vec::new(),
+    };
+    store.ptr.push(0);
     for start in (0..n).step_by(BLOCK) {
         let end = (start + BLOCK).min(n);
         let rows: Vec<(Vec<u32>, Vec<f32>)> = (start..end)
@@ -118,16 +110,23 @@ pub(super) fn build_capped_by_rows(
                 },
             )
             .collect();
-        for (ri, rs) in rows {
-            items.extend_from_slice(&ri);
-            sims.extend_from_slice(&rs);
-            ptr.push(items.len());
-        }
+        store.append_rows(rows);
         progress(end, n);
     }
-    items.shrink_to_fit();
-    sims.shrink_to_fit();
-    Similarities { ptr, items, sims }
+    store.items.shrink_to_fit();
+    store.sims.shrink_to_fit();
+    store
+}
+
+impl Similarities {
+    /// Appends rows `(items, similarities)` to the store, one offset each.
+    fn append_rows(&mut self, rows: Vec<(Vec<u32>, Vec<f32>)>) {
+        for (ri, rs) in rows {
+            self.items.extend_from_slice(&ri);
+            self.sims.extend_from_slice(&rs);
+            self.ptr.push(self.items.len());
+        }
+    }
 }
 
 /// Items per block of [`build_capped_by_rows`].
@@ -140,8 +139,16 @@ fn capped(items: &[u32], sims: &[f32], cap: usize) -> (Vec<u32>, Vec<f32>) {
         return (items.to_vec(), sims.to_vec());
     }
     let mut pairs: Vec<(f32, u32)> = sims.iter().copied().zip(items.iter().copied()).collect();
-    pairs.select_nth_unstable_by(cap - 1, |a, b| by_preference(*a, *b));
-    pairs.truncate(cap);
+    best_of(&mut pairs, cap)
+}
+
+/// The `cap` best `(similarity, item)` pairs by [`by_preference`], in index
+/// order, as `(items, similarities)`.
+fn best_of(pairs: &mut Vec<(f32, u32)>, cap: usize) -> (Vec<u32>, Vec<f32>) {
+    if pairs.len() > cap {
+        pairs.select_nth_unstable_by(cap - 1, |a, b| by_preference(*a, *b));
+        pairs.truncate(cap);
+    }
     pairs.sort_unstable_by_key(|p| p.1);
     (
         pairs.iter().map(|p| p.1).collect(),
