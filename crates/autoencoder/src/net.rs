@@ -80,24 +80,7 @@ impl Network {
             !hidden.is_empty() && !hidden.contains(&0),
             "hidden sizes {hidden:?}: need at least one layer, none empty"
         );
-        let mut spans = Vec::with_capacity(hidden.len() + 1);
-        let mut at = 0;
-        let mut push = |rows: usize, cols: usize, nb: usize| {
-            spans.push(Span {
-                w: at,
-                b: at + rows * cols,
-                rows,
-                cols,
-                nb,
-            });
-            at += rows * cols + nb;
-        };
-        let mut fan_in = dim;
-        for &h in hidden {
-            push(fan_in, h, h);
-            fan_in = h;
-        }
-        push(dim, fan_in, dim);
+        let (spans, at) = Self::layout(dim, hidden).expect("layer sizes overflow usize");
         let mut params = vec![0.0f32; at];
         for (k, s) in spans.iter().enumerate() {
             let bound = init_scale * (6.0 / (s.rows + s.cols) as f32).sqrt();
@@ -117,6 +100,34 @@ impl Network {
         }
     }
 
+    /// Where [`Network::new`] puts each layer's weights and biases for `dim`
+    /// inputs through `hidden` and back, and the parameters they hold;
+    /// `None` when a size overflows.
+    pub(crate) fn layout(dim: usize, hidden: &[usize]) -> Option<(Vec<Span>, usize)> {
+        // Hidden layer k: fan_in x h weights, h biases; the output layer:
+        // dim x (last h) weights (a row per output), dim biases.
+        let last = *hidden.last()?;
+        let fan_ins = std::iter::once(dim).chain(hidden.iter().copied());
+        let layers = fan_ins
+            .zip(hidden)
+            .map(|(fan_in, &h)| (fan_in, h, h))
+            .chain(std::iter::once((dim, last, dim)));
+        let mut spans = Vec::with_capacity(hidden.len() + 1);
+        let mut at = 0usize;
+        for (rows, cols, nb) in layers {
+            let b = at.checked_add(rows.checked_mul(cols)?)?;
+            spans.push(Span {
+                w: at,
+                b,
+                rows,
+                cols,
+                nb,
+            });
+            at = b.checked_add(nb)?;
+        }
+        Some((spans, at))
+    }
+
     /// Checks a network read from outside: at least one hidden layer, none
     /// empty; every span where [`Network::new`] puts it for these sizes
     /// (no arithmetic overflow); as many parameters as the spans hold; every
@@ -128,31 +139,9 @@ impl Network {
                 self.hidden
             ));
         }
-        // The layout of `Network::new`, with every sum and product checked.
-        let mut want = Vec::with_capacity(self.hidden.len() + 1);
-        let mut at = 0usize;
-        let mut push = |rows: usize, cols: usize, nb: usize| -> Option<()> {
-            let b = at.checked_add(rows.checked_mul(cols)?)?;
-            want.push(Span {
-                w: at,
-                b,
-                rows,
-                cols,
-                nb,
-            });
-            at = b.checked_add(nb)?;
-            Some(())
-        };
-        let mut fan_in = self.dim;
-        let mut fits = Some(());
-        for &h in &self.hidden {
-            fits = fits.and_then(|()| push(fan_in, h, h));
-            fan_in = h;
-        }
-        fits = fits.and_then(|()| push(self.dim, fan_in, self.dim));
-        if fits.is_none() {
+        let Some((want, at)) = Self::layout(self.dim, &self.hidden) else {
             return Err("the layer sizes overflow".into());
-        }
+        };
         if self.spans != want {
             return Err("the layer offsets do not match the layer sizes".into());
         }

@@ -309,12 +309,7 @@ pub use movierec_core::training::MAX_PARAMS;
 /// allocated: `dim` inputs (users per movie item-based, movies per user
 /// user-based) through `hidden` and back.
 fn check_size(dim: usize, hidden: &[usize]) -> Result<()> {
-    let mut params = 0usize;
-    let mut prev = dim;
-    for &h in hidden.iter().chain(std::iter::once(&dim)) {
-        params = params.saturating_add(prev.saturating_add(1).saturating_mul(h));
-        prev = h;
-    }
+    let params = crate::net::Network::layout(dim, hidden).map_or(usize::MAX, |(_, n)| n);
     if params > MAX_PARAMS {
         return Err(Error::TooLarge {
             dim,
