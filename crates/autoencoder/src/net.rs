@@ -391,12 +391,7 @@ impl Adam {
             g: &grad[range.clone()],
             m: &mut self.m[range.clone()],
             v: &mut self.v[range],
-            l2: k.l2,
-            l1: k.l1,
-            b1: k.b1,
-            b2: k.b2,
-            c1: k.c1,
-            c2: k.c2,
+            k,
         }
         .run();
     }
@@ -413,38 +408,35 @@ impl AdamStep<'_> {
             return;
         }
         let lens = || bounds.windows(2).map(|w| w[1] - w[0]);
-        let AdamStep {
-            p,
-            g,
-            m,
-            v,
-            l2,
-            l1,
-            b1,
-            b2,
-            c1,
-            c2,
-        } = self;
-        let parts: Vec<_> = par::split(p, lens())
-            .into_iter()
-            .zip(par::split(m, lens()))
-            .zip(par::split(v, lens()))
-            .collect();
-        par::each(parts, |c, ((p, m), v)| {
+        let AdamStep { p, g, m, v, k } = self;
+        par::each(split3(p, m, v, lens), |c, ((p, m), v)| {
             Arch::new().dispatch(AdamStep {
                 p,
                 g: &g[bounds[c]..bounds[c + 1]],
                 m,
                 v,
-                l2,
-                l1,
-                b1,
-                b2,
-                c1,
-                c2,
+                k,
             });
         });
     }
+}
+
+/// One piece of a parameter array with the same pieces of its two moments.
+type Pieces<'a> = ((&'a mut [f32], &'a mut [f32]), &'a mut [f32]);
+
+/// A parameter array and its two moments cut into the same consecutive
+/// pieces of `lens()` values, for one parallel task each.
+fn split3<'a, L: Iterator<Item = usize>>(
+    p: &'a mut [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    lens: impl Fn() -> L,
+) -> Vec<Pieces<'a>> {
+    par::split(p, lens())
+        .into_iter()
+        .zip(par::split(m, lens()))
+        .zip(par::split(v, lens()))
+        .collect()
 }
 
 /// The rows of the first and output layers that one lazy Adam step updates
@@ -600,14 +592,7 @@ impl AdamRows<'_> {
             .chain((1..bounds.len()).map(start))
             .collect();
         let lens = || offsets.windows(2).map(|o| o[1] - o[0]);
-        let (p_len, m_len, v_len) = (p.len(), m.len(), v.len());
-        debug_assert!(p_len == m_len && m_len == v_len);
-        let parts: Vec<_> = par::split(p, lens())
-            .into_iter()
-            .zip(par::split(m, lens()))
-            .zip(par::split(v, lens()))
-            .collect();
-        par::each(parts, |c, ((p, m), v)| {
+        par::each(split3(p, m, v, lens), |c, ((p, m), v)| {
             let base = offsets[c];
             Arch::new().dispatch(AdamRows {
                 p,
@@ -629,14 +614,6 @@ impl WithSimd for AdamRows<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let AdamConsts {
-            l2,
-            l1,
-            b1,
-            b2,
-            c1,
-            c2,
-        } = self.k;
         for &u in self.rows {
             let first = self.at + u as usize * self.width - self.base;
             let r = first..first + self.width;
@@ -645,12 +622,7 @@ impl WithSimd for AdamRows<'_> {
                 g: &self.g[r.clone()],
                 m: &mut self.m[r.clone()],
                 v: &mut self.v[r],
-                l2,
-                l1,
-                b1,
-                b2,
-                c1,
-                c2,
+                k: self.k,
             };
             // Single values (biases) in plain scalar code: the same
             // operations as a lane, without a masked load per value.
@@ -674,12 +646,7 @@ struct AdamStep<'a> {
     g: &'a [f32],
     m: &'a mut [f32],
     v: &'a mut [f32],
-    l2: f32,
-    l1: f32,
-    b1: f32,
-    b2: f32,
-    c1: f32,
-    c2: f32,
+    k: AdamConsts,
 }
 
 impl WithSimd for AdamStep<'_> {
@@ -731,14 +698,14 @@ impl<S: Simd> AdamLanes<S> {
     fn new(simd: S, a: &AdamStep<'_>) -> Self {
         let splat = |x: f32| simd.splat_f32s(x);
         Self {
-            l2: splat(a.l2),
-            l1: splat(a.l1),
-            b1: splat(a.b1),
-            b2: splat(a.b2),
-            nb1: splat(1.0 - a.b1),
-            nb2: splat(1.0 - a.b2),
-            c1: splat(a.c1),
-            c2: splat(a.c2),
+            l2: splat(a.k.l2),
+            l1: splat(a.k.l1),
+            b1: splat(a.k.b1),
+            b2: splat(a.k.b2),
+            nb1: splat(1.0 - a.k.b1),
+            nb2: splat(1.0 - a.k.b2),
+            c1: splat(a.k.c1),
+            c2: splat(a.k.c2),
             eps: splat(1e-8),
             zero: splat(0.0),
             one: splat(1.0),
@@ -810,12 +777,14 @@ mod tests {
                     g: &g0,
                     m: &mut m,
                     v: &mut v,
-                    l2,
-                    l1,
-                    b1,
-                    b2,
-                    c1,
-                    c2,
+                    k: AdamConsts {
+                        l2,
+                        l1,
+                        b1,
+                        b2,
+                        c1,
+                        c2,
+                    },
                 };
                 if simd {
                     Arch::new().dispatch(step);
