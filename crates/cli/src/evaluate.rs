@@ -256,6 +256,7 @@ pub fn run(args: EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Result<()
         args.label.is_none() || args.model.len() == 1,
         "--label takes exactly one --model"
     );
+    args.model_args.check_flags(&args.model)?;
     if args.protocol.is_report() {
         return run_report(&args, quiet, threads);
     }

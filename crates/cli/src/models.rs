@@ -109,6 +109,45 @@ impl ModelKind {
             .find(|k| k.code() == code)
     }
 
+    /// The model flags (without `--`) that set one of this model's
+    /// settings; `--config` and `--preset` concern every model. Clap accepts
+    /// every model flag with every `--model`, so [`ModelArgs::check_flags`]
+    /// refuses the others against this list rather than ignore them.
+    pub fn flags(self) -> &'static [&'static str] {
+        match self {
+            ModelKind::Constant | ModelKind::GlobalMean | ModelKind::Bias | ModelKind::Popular => {
+                &[]
+            }
+            ModelKind::Knn => &[
+                "k",
+                "similarity",
+                "neighbourhood",
+                "prediction",
+                "shrinkage",
+                "min-support",
+                "max-neighbours",
+                "user-based",
+            ],
+            ModelKind::MfSgd => &["factors", "epochs", "lr", "reg", "biases"],
+            ModelKind::MfDense => &["factors", "epochs", "lr", "reg"],
+            ModelKind::Autoencoder => &[
+                "hidden",
+                "output",
+                "batch",
+                "l1-share",
+                "dropout",
+                "epochs",
+                "lr",
+                "user-based",
+            ],
+            ModelKind::Ease => &["lambda"],
+            ModelKind::Ials => &["factors", "epochs", "reg", "alpha"],
+            ModelKind::MultDae | ModelKind::MultVae => {
+                &["hidden", "epochs", "lr", "batch", "dropout"]
+            }
+        }
+    }
+
     /// What one step of the model's training curve is.
     pub fn curve_unit(self) -> &'static str {
         match self {
@@ -252,6 +291,68 @@ fn set<T>(field: &mut T, flag: Option<T>) {
 }
 
 impl ModelArgs {
+    /// The model flags given (without `--`), in the order of `--help`.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("k", self.k.is_some()),
+            ("similarity", self.similarity.is_some()),
+            ("neighbourhood", self.neighbourhood.is_some()),
+            ("prediction", self.prediction.is_some()),
+            ("shrinkage", self.shrinkage.is_some()),
+            ("min-support", self.min_support.is_some()),
+            ("max-neighbours", self.max_neighbours.is_some()),
+            ("user-based", self.user_based),
+            ("hidden", self.hidden.is_some()),
+            ("output", self.output.is_some()),
+            ("batch", self.batch.is_some()),
+            ("l1-share", self.l1_share.is_some()),
+            ("dropout", self.dropout.is_some()),
+            ("factors", self.factors.is_some()),
+            ("epochs", self.epochs.is_some()),
+            ("lr", self.lr.is_some()),
+            ("reg", self.reg.is_some()),
+            ("biases", self.biases.is_some()),
+            ("lambda", self.lambda.is_some()),
+            ("alpha", self.alpha.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect()
+    }
+
+    /// Refuses a model flag that none of `kinds` has (`--k 5 --model
+    /// mf-sgd`), which would otherwise be dropped without a word. With
+    /// several models (`evaluate --model knn,mf-sgd --k 40`) a flag applies
+    /// to those that have the setting.
+    ///
+    /// # Errors
+    /// One line naming the flag and the flags the models do take.
+    pub fn check_flags(&self, kinds: &[ModelKind]) -> anyhow::Result<()> {
+        let Some(flag) = self
+            .given()
+            .into_iter()
+            .find(|f| !kinds.iter().any(|k| k.flags().contains(f)))
+        else {
+            return Ok(());
+        };
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        let mut theirs: Vec<String> = Vec::new();
+        for f in kinds.iter().flat_map(|k| k.flags()) {
+            let f = format!("--{f}");
+            if !theirs.contains(&f) {
+                theirs.push(f);
+            }
+        }
+        let takes = match theirs.is_empty() {
+            true => "no model flags".to_string(),
+            false => theirs.join(", "),
+        };
+        bail!(
+            "--{flag} does not apply to {}, which takes {takes}",
+            names.join(", ")
+        )
+    }
+
     /// The `--config` file, read once and checked: every table must name a model.
     fn config_file(&self) -> anyhow::Result<Option<(String, toml::Table)>> {
         let Some(path) = &self.config else {
@@ -615,5 +716,121 @@ pub fn default_grid(kind: ModelKind) -> Map<String, Value> {
     match grid {
         Value::Object(m) => m,
         _ => unreachable!("grids are objects"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        model: ModelArgs,
+    }
+
+    /// Hands back the resolved configuration as JSON.
+    struct AsJson;
+
+    impl ModelVisitor for AsJson {
+        type Output = Value;
+        fn visit<F>(&mut self, _: ModelKind, _: &str, config: F) -> anyhow::Result<Value>
+        where
+            F: Fit + Serialize + DeserializeOwned + Clone,
+            F::Model: Serialize + DeserializeOwned,
+        {
+            Ok(serde_json::to_value(config)?)
+        }
+    }
+
+    fn args(flags: &[&str]) -> ModelArgs {
+        Cli::try_parse_from(std::iter::once("movierec").chain(flags.iter().copied()))
+            .unwrap()
+            .model
+    }
+
+    /// Every model flag with values of which at least one differs from each
+    /// model's default (none: a switch).
+    const SAMPLES: [(&str, &[&str]); 20] = [
+        ("k", &["7"]),
+        ("similarity", &["cosine", "pearson"]),
+        ("neighbourhood", &["report", "rated"]),
+        ("prediction", &["report", "baseline"]),
+        ("shrinkage", &["3.5"]),
+        ("min-support", &["9"]),
+        ("max-neighbours", &["11"]),
+        ("user-based", &[]),
+        ("hidden", &["37"]),
+        ("output", &["relu", "identity"]),
+        ("batch", &["13"]),
+        ("l1-share", &["0.3"]),
+        ("dropout", &["0.25"]),
+        ("factors", &["17"]),
+        ("epochs", &["19"]),
+        ("lr", &["0.0123"]),
+        ("reg", &["0.0456"]),
+        ("biases", &["false", "true"]),
+        ("lambda", &["123"]),
+        ("alpha", &["2.5"]),
+    ];
+
+    #[test]
+    fn the_samples_name_every_model_flag() {
+        let mut named: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .filter(|l| l != "config" && l != "preset")
+            .collect();
+        named.sort();
+        let mut samples: Vec<String> = SAMPLES.iter().map(|(f, _)| f.to_string()).collect();
+        samples.sort();
+        assert_eq!(named, samples);
+    }
+
+    #[test]
+    fn a_flag_is_listed_for_exactly_the_models_whose_settings_it_changes() {
+        for &kind in ModelKind::value_variants() {
+            let default = with_model(kind, &args(&[]), &mut AsJson).unwrap();
+            for (flag, values) in SAMPLES {
+                let long = format!("--{flag}");
+                let argvs: Vec<Vec<&str>> = match values {
+                    [] => vec![vec![long.as_str()]],
+                    _ => values.iter().map(|v| vec![long.as_str(), v]).collect(),
+                };
+                let changes = argvs.iter().any(|argv| {
+                    with_model(kind, &args(argv), &mut AsJson).map_or(true, |c| c != default)
+                });
+                let listed = kind.flags().contains(&flag);
+                assert_eq!(changes, listed, "{} {long}", kind.name());
+                let check = args(&argvs[0]).check_flags(&[kind]);
+                assert_eq!(check.is_ok(), listed, "{} {long}", kind.name());
+            }
+        }
+    }
+
+    #[test]
+    fn a_flag_foreign_to_the_model_is_refused_in_one_line() {
+        let e = args(&["--k", "5"])
+            .check_flags(&[ModelKind::MfSgd])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--k does not apply to mf-sgd, which takes --factors, --epochs, --lr, --reg, --biases"
+        );
+        let e = args(&["--lr", "0.1"])
+            .check_flags(&[ModelKind::Bias])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--lr does not apply to bias, which takes no model flags"
+        );
+        // With several models a flag needs one model that has the setting.
+        let both = [ModelKind::Knn, ModelKind::MfSgd];
+        assert!(args(&["--k", "40", "--epochs", "9"])
+            .check_flags(&both)
+            .is_ok());
+        assert!(args(&["--alpha", "2"]).check_flags(&both).is_err());
     }
 }

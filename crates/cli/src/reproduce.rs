@@ -282,6 +282,7 @@ pub fn run(args: ReproduceArgs, quiet: bool, threads: usize) -> anyhow::Result<(
             std::iter::once("movierec".to_string()).chain(spec.flags.iter().cloned()),
         )
         .with_context(|| format!("row {}: bad flags {:?}", spec.label, spec.flags))?;
+        flags.model_args.check_flags(&[spec.kind])?;
         let opts = options(args.seed, spec.repeats, !args.no_ranking, threads);
         let mut v = ReportRun {
             dataset: &dataset,

@@ -61,6 +61,7 @@ pub struct TrainArgs {
 /// Runs `movierec train`.
 pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     let start = Instant::now();
+    args.model_args.check_flags(&[args.model])?;
     if args.distributed.workers.is_some() {
         let (m, d) = (&args.model_args, &args.distributed);
         let (p, out) = (&args.protocol, &args.out);

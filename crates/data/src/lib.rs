@@ -78,6 +78,57 @@ pub struct Dataset {
     pub catalog: Catalog,
 }
 
+impl Dataset {
+    /// A dataset from parallel columns (a data frame's: the Python
+    /// package's `from_pandas`), read with the rating files' rules: ids
+    /// indexed in order of first appearance, ratings checked against
+    /// `scale`, duplicates handled by `on_duplicate`. No catalogue.
+    ///
+    /// # Errors
+    /// Columns of different lengths or none at all, and the rating files'
+    /// errors, naming `name` and the 0-based row where a file names its line.
+    pub fn from_columns(
+        name: &str,
+        users: &[u64],
+        items: &[u64],
+        ratings: &[f32],
+        timestamps: Option<&[i64]>,
+        scale: RatingScale,
+        on_duplicate: OnDuplicate,
+    ) -> Result<Self> {
+        let n = users.len();
+        if items.len() != n || ratings.len() != n || timestamps.is_some_and(|t| t.len() != n) {
+            return Err(DataError::Config(format!(
+                "{name}: the columns differ in length: {n} users, {} movies, {} ratings{}",
+                items.len(),
+                ratings.len(),
+                timestamps.map_or_else(String::new, |t| format!(", {} timestamps", t.len()))
+            )));
+        }
+        if n == 0 {
+            return Err(DataError::Config(format!("{name}: no ratings")));
+        }
+        let c = ratings::read_columns(
+            Path::new(name),
+            users,
+            items,
+            ratings,
+            timestamps,
+            scale,
+            on_duplicate,
+        )?;
+        Ok(Self {
+            name: name.to_string(),
+            format: Format::Generic,
+            ratings: c.ratings,
+            timestamps: c.timestamps,
+            users: c.users,
+            items: c.items,
+            catalog: Catalog::default(),
+        })
+    }
+}
+
 /// The layout a dataset was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -276,3 +276,77 @@ proptest! {
         prop_assert_eq!(ds.timestamps, Some(ts));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Columns (a data frame's) read as the same rows in a ratings.csv
+    /// file: the same ratings, timestamps and id maps, duplicates resolved
+    /// alike (the kept rating where its row is), or the same refusal with
+    /// the row in place of the line.
+    #[test]
+    fn columns_read_as_the_same_file(
+        mut rows in rows(),
+        dups in proptest::collection::vec((0usize..300, 1u8..=10, 0i64..2_000_000_000), 0..8),
+    ) {
+        for (at, half, t) in dups {
+            let (u, i, _, _) = rows[at % rows.len()];
+            rows.push((u, i, half, t));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from(H);
+        for &(u, i, half, t) in &rows {
+            text.push_str(&format!("{u},{i},{:.1},{t}\n", f32::from(half) / 2.0));
+        }
+        std::fs::write(dir.path().join("ratings.csv"), text).unwrap();
+        let users: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        let items: Vec<u64> = rows.iter().map(|r| r.1).collect();
+        let values: Vec<f32> = rows.iter().map(|r| f32::from(r.2) / 2.0).collect();
+        let times: Vec<i64> = rows.iter().map(|r| r.3).collect();
+        let scale = RatingScale::new(0.5, 5.0);
+        for on_duplicate in [OnDuplicate::Error, OnDuplicate::Latest] {
+            let opts = LoadOptions { on_duplicate, ..LoadOptions::default() };
+            let file = load(dir.path(), &opts);
+            let cols = Dataset::from_columns(
+                "frame", &users, &items, &values, Some(&times), scale, on_duplicate,
+            );
+            match (file, cols) {
+                (Ok(f), Ok(c)) => {
+                    prop_assert_eq!(&c.ratings, &f.ratings);
+                    prop_assert_eq!(&c.timestamps, &f.timestamps);
+                    prop_assert_eq!(&c.users, &f.users);
+                    prop_assert_eq!(&c.items, &f.items);
+                }
+                (
+                    Err(DataError::Duplicate { line, first_line, .. }),
+                    Err(DataError::Duplicate { line: row, first_line: first_row, .. }),
+                ) => prop_assert_eq!((line, first_line), (row + 2, first_row + 2)),
+                (f, c) => prop_assert!(false, "file {:?} but columns {:?}", f, c),
+            }
+        }
+    }
+}
+
+#[test]
+fn columns_of_different_lengths_or_none_are_refused() {
+    let s = RatingScale::new(0.5, 5.0);
+    let e = Dataset::from_columns(
+        "df",
+        &[1, 2],
+        &[1],
+        &[4.0, 3.0],
+        None,
+        s,
+        OnDuplicate::Error,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid config: df: the columns differ in length: 2 users, 1 movies, 2 ratings"
+    );
+    let e = Dataset::from_columns("df", &[], &[], &[], None, s, OnDuplicate::Error).unwrap_err();
+    assert_eq!(e.to_string(), "invalid config: df: no ratings");
+    let e =
+        Dataset::from_columns("df", &[1], &[1], &[9.0], None, s, OnDuplicate::Error).unwrap_err();
+    assert_eq!(e.to_string(), "df:0: rating 9 is outside the scale 0.5..5");
+}

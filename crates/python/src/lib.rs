@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use movierec_cli::evaluate::{provenance_of, ProtocolArgs, ProtocolRun, RankingArgs};
 use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
 use movierec_cli::progress::{Bar, FitProgress};
@@ -23,7 +23,7 @@ use movierec_core::{
     Control, EpochRecord, Fit, IdMap, ItemIdx, Observer, Rating, RatingMatrix, RatingScale,
     Ratings, RunContext, UserIdx,
 };
-use movierec_data::{carve_validation, Dataset, Format, OnDuplicate, Protocol, SplitConfig};
+use movierec_data::{carve_validation, Dataset, OnDuplicate, Protocol, SplitConfig};
 use movierec_eval::{EvalOptions, Report};
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
@@ -186,7 +186,12 @@ fn load(py: Python<'_>, args: Vec<String>) -> PyResult<Data> {
     Ok(Data { ds: Arc::new(ds) })
 }
 
-fn le_chunks<const N: usize>(bytes: &[u8], what: &str) -> anyhow::Result<Vec<[u8; N]>> {
+/// A column of little-endian values (numpy's `<u8`, `<f4`, `<i8` bytes).
+fn le_column<const N: usize, T>(
+    bytes: &[u8],
+    what: &str,
+    from: fn([u8; N]) -> T,
+) -> anyhow::Result<Vec<T>> {
     ensure!(
         bytes.len().is_multiple_of(N),
         "{what}: {} bytes is not a whole number of values",
@@ -194,7 +199,7 @@ fn le_chunks<const N: usize>(bytes: &[u8], what: &str) -> anyhow::Result<Vec<[u8
     );
     Ok(bytes
         .chunks_exact(N)
-        .map(|c| c.try_into().expect("chunk of N bytes"))
+        .map(|c| from(c.try_into().expect("chunk of N bytes")))
         .collect())
 }
 
@@ -233,70 +238,22 @@ fn build_dataset(
         "scale {min}..{max}: expected MIN < MAX"
     );
     let scale = RatingScale::new(min, max);
-    let latest = on_duplicate.parse::<OnDuplicate>()? == OnDuplicate::Latest;
-    let u = le_chunks::<8>(users, "user ids")?;
-    let i = le_chunks::<8>(items, "movie ids")?;
-    let r = le_chunks::<4>(ratings, "ratings")?;
+    let on_duplicate = on_duplicate.parse::<OnDuplicate>()?;
+    let u = le_column(users, "user ids", u64::from_le_bytes)?;
+    let i = le_column(items, "movie ids", u64::from_le_bytes)?;
+    let r = le_column(ratings, "ratings", f32::from_le_bytes)?;
     let t = timestamps
-        .map(|t| le_chunks::<8>(t, "timestamps"))
+        .map(|t| le_column(t, "timestamps", i64::from_le_bytes))
         .transpose()?;
-    ensure!(
-        u.len() == i.len() && u.len() == r.len() && t.as_ref().is_none_or(|t| t.len() == u.len()),
-        "the columns differ in length: {} users, {} movies, {} ratings",
-        u.len(),
-        i.len(),
-        r.len()
-    );
-    ensure!(!u.is_empty(), "no ratings in the frame");
-    let mut user_map = IdMap::new();
-    let mut item_map = IdMap::new();
-    let mut entries: Vec<Rating> = Vec::with_capacity(u.len());
-    let mut ts: Option<Vec<i64>> = t.as_ref().map(|_| Vec::with_capacity(u.len()));
-    let mut seen: std::collections::HashMap<(u32, u32), usize> = Default::default();
-    for row in 0..u.len() {
-        let (uid, iid) = (u64::from_le_bytes(u[row]), u64::from_le_bytes(i[row]));
-        let value = f32::from_le_bytes(r[row]);
-        ensure!(
-            value.is_finite() && scale.contains(value),
-            "row {row}: rating {value} of user {uid}, movie {iid} is not a number in {min}..{max}"
-        );
-        let time = t.as_ref().map(|t| i64::from_le_bytes(t[row]));
-        let (ux, ix) = (user_map.insert(uid), item_map.insert(iid));
-        match seen.get(&(ux, ix)) {
-            Some(&at) if !latest => {
-                bail!("row {row}: user {uid} rated movie {iid} twice (first in row {at})")
-            }
-            Some(&at) => {
-                let newer = match (&ts, time) {
-                    (Some(ts), Some(time)) => time >= ts[at],
-                    _ => true,
-                };
-                if newer {
-                    entries[at].value = value;
-                    if let (Some(ts), Some(time)) = (ts.as_mut(), time) {
-                        ts[at] = time;
-                    }
-                }
-            }
-            None => {
-                seen.insert((ux, ix), entries.len());
-                entries.push(Rating::new(ux, ix, value));
-                if let (Some(ts), Some(time)) = (ts.as_mut(), time) {
-                    ts.push(time);
-                }
-            }
-        }
-    }
-    let ratings = Ratings::new(entries, user_map.len(), item_map.len(), scale);
-    Ok(Dataset {
-        name,
-        format: Format::Generic,
-        ratings,
-        timestamps: ts,
-        users: user_map,
-        items: item_map,
-        catalog: Default::default(),
-    })
+    Ok(Dataset::from_columns(
+        &name,
+        &u,
+        &i,
+        &r,
+        t.as_deref(),
+        scale,
+        on_duplicate,
+    )?)
 }
 
 /// Attaches a catalogue (id, title, genres) to a dataset.
@@ -518,6 +475,9 @@ fn to_py_err(e: anyhow::Error) -> PyErr {
 #[pyo3(signature = (data, args, progress=false))]
 fn fit(py: Python<'_>, data: &Data, args: Vec<String>, progress: bool) -> PyResult<Fitted> {
     let cli: FitCli = parse(&args)?;
+    cli.model_args
+        .check_flags(&[cli.model])
+        .map_err(to_py_err)?;
     let ds = data.ds.clone();
     let bytes = py
         .detach(|| fit_dataset(&cli, &ds, !progress))
@@ -595,8 +555,8 @@ impl Fitted {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let out = py
             .detach(|| -> anyhow::Result<Vec<u8>> {
-                let u = le_chunks::<8>(users, "users")?;
-                let i = le_chunks::<8>(items, "movies")?;
+                let u = le_column(users, "users", u64::from_le_bytes)?;
+                let i = le_column(items, "movies", u64::from_le_bytes)?;
                 ensure!(
                     u.len() == i.len(),
                     "{} users but {} movies",
@@ -608,8 +568,8 @@ impl Fitted {
                     .par_iter()
                     .zip(i.par_iter())
                     .map(|(u, i)| {
-                        let u = s.users.get(u64::from_le_bytes(*u)).map(UserIdx);
-                        let i = s.items.get(u64::from_le_bytes(*i)).map(ItemIdx);
+                        let u = s.users.get(*u).map(UserIdx);
+                        let i = s.items.get(*i).map(ItemIdx);
                         s.estimate(u, i)
                     })
                     .collect();
@@ -724,6 +684,11 @@ fn evaluate(
         .iter()
         .map(|a| parse::<EvalCli>(a))
         .collect::<PyResult<_>>()?;
+    for cli in &clis {
+        cli.model_args
+            .check_flags(&[cli.model])
+            .map_err(to_py_err)?;
+    }
     let ds = data.ds.clone();
     py.detach(|| -> anyhow::Result<(String, String)> {
         let mut reports = Vec::new();
@@ -762,6 +727,15 @@ fn evaluate(
 }
 
 /// The native module.
+/// The CLI flags (without `--`) that set one of the model's settings: the
+/// keyword arguments of its Python class, which a test keeps equal.
+#[pyfunction]
+fn model_flags(kind: &str) -> PyResult<Vec<&'static str>> {
+    ModelKind::from_str(kind, false)
+        .map(|k| k.flags().to_vec())
+        .map_err(MovieRecError::new_err)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MovieRecError", m.py().get_type::<MovieRecError>())?;
@@ -774,5 +748,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(model_flags, m)?)?;
     Ok(())
 }

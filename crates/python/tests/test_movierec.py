@@ -80,7 +80,7 @@ def test_evaluate_matches_cli(cli, synth):
         threads=2,
     )
     proc = cli(
-        "evaluate", "--data", synth, "--model", "bias", "--k", 20, "--repeats", 2, "--seed", 5,
+        "evaluate", "--data", synth, "--model", "bias", "--repeats", 2, "--seed", 5,
         "--ranking", "--at", "10,5", "--json", "--quiet", "--threads", 2,
     )
     knn = cli(
@@ -112,8 +112,8 @@ def test_bad_file_raises_the_cli_message(cli, tmp_path):
     assert str(e.value) == line[len("error: "):]
     with pytest.raises(movierec.MovieRecError):
         movierec.load(tmp_path / "missing")
-    with pytest.raises(movierec.MovieRecError, match="not-a-flag"):
-        movierec.KNN(not_a_flag=1).fit(movierec.load(tmp_path / "bad.csv", columns="user,item,rating", scale="0.5..10"))
+    with pytest.raises(TypeError, match="not_a_flag"):
+        movierec.KNN(not_a_flag=1)
 
 
 def test_model_files_cross(cli, synth, tmp_path):
@@ -162,8 +162,45 @@ def test_from_pandas_gives_the_folder_model(synth):
     assert a.recommend(2, n=3)["title"].tolist() == b.recommend(2, n=3)["title"].tolist()
     back = movierec.load(synth).to_pandas()
     assert back["user"].tolist() == df["userId"].tolist()
-    with pytest.raises(movierec.MovieRecError, match="twice"):
+    with pytest.raises(movierec.MovieRecError, match="duplicate rating"):
         movierec.from_pandas(pd.concat([df.head(2), df.head(1)]))
+
+
+def test_from_pandas_resolves_duplicates_as_the_cli_reads_a_file(cli, synth, tmp_path):
+    df = pd.read_csv(synth / "ratings.csv").head(300)
+    # Rows 0 and 5 again, later: one newer (it wins, where its row is) and one older.
+    again = df.iloc[[0, 5]].copy()
+    again["rating"] = [0.5, 1.0]
+    again["timestamp"] = [df["timestamp"][0] + 1, df["timestamp"][5] - 1]
+    dup = pd.concat([df.iloc[:100], again, df.iloc[100:]], ignore_index=True)
+    (tmp_path / "dup").mkdir()
+    dup.to_csv(tmp_path / "dup" / "ratings.csv", index=False)
+    ours = movierec.from_pandas(dup, on_duplicate="latest").to_pandas()
+    theirs = movierec.load(tmp_path / "dup", on_duplicate="latest").to_pandas()
+    assert len(ours) == len(df)
+    pd.testing.assert_frame_equal(ours, theirs)
+    for protocol in ["holdout", "temporal"]:
+        a = movierec.split(movierec.from_pandas(dup, on_duplicate="latest"), protocol, seed=5)
+        b = movierec.split(movierec.load(tmp_path / "dup", on_duplicate="latest"), protocol, seed=5)
+        for x, y in zip(a, b):
+            pd.testing.assert_frame_equal(x.to_pandas(), y.to_pandas())
+
+
+def test_each_class_takes_exactly_its_models_cli_flags():
+    import inspect
+
+    fit = set(inspect.signature(movierec.Model).parameters)
+    for cls in movierec._KINDS.values():
+        params = inspect.signature(cls).parameters
+        own = {p.rstrip("_").replace("_", "-") for p in params if p not in fit | {"fit", "knn_cap"}}
+        assert own == set(movierec._native.model_flags(cls.kind)), cls.__name__
+    # A flag is passed only when given, so that the CLI's defaults apply.
+    assert movierec.MF()._fit_args() == ["--model", "mf-sgd"]
+    assert movierec.MF(biases=False, seed=3)._fit_args() == ["--model", "mf-sgd", "--biases", "false", "--seed", "3"]
+    assert movierec.EASE(lambda_=50)._fit_args() == ["--model", "ease", "--lambda", "50"]
+    assert movierec.KNN(user_based=True, k="auto")._fit_args() == ["--model", "knn", "--k", "auto", "--user-based"]
+    with pytest.raises(TypeError):
+        movierec.Bias(factors=3)
 
 
 def test_fit_releases_the_gil(cli, tmp_path):

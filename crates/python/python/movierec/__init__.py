@@ -61,7 +61,7 @@ def _flags(settings: dict, switches: Iterable[str] = ("user_based", "no_refit"))
     for key, value in settings.items():
         if value is None:
             continue
-        flag = "--" + key.replace("_", "-")
+        flag = "--" + key.rstrip("_").replace("_", "-")
         if key in switches:
             if value:
                 out.append(flag)
@@ -238,25 +238,58 @@ _MOVIE_COLUMNS = ["movie_id", "title", "year", "genres"]
 # Settings of the fit itself (the protocol's), not of the model.
 _FIT_KEYS = ("seed", "validation_fraction", "fallback", "threads", "knn_cap")
 
+Hidden = Union[int, Sequence[int]]
+
+
+def _given(**settings: Any) -> dict:
+    """The settings given (not None), in signature order."""
+    return {k: v for k, v in settings.items() if v is not None}
+
 
 class Model:
     """A model of the CLI's model table, scikit-learn style.
 
-    Keyword arguments are the CLI's model flags (``movierec train --help``)
-    with ``_`` for ``-``; unknown ones raise :class:`MovieRecError`. Fit
-    settings: ``seed`` (42), ``validation_fraction`` (0.1; what the model
-    chooses on validation, then refits on all ratings, as ``movierec train``),
-    ``fallback`` ("bias"), ``threads`` (0: all cores), ``knn_cap`` (200, as
-    ``train --knn-cap``), ``preset`` ("report", "report-deep"),
-    ``progress`` (False: no progress bars).
+    Each class takes its model's CLI flags (``movierec train --help``) as
+    keyword arguments, ``_`` for ``-`` (``--min-support 3`` is
+    ``min_support=3``); one left out (``None``) keeps the CLI's default, so
+    ``MF()`` is ``movierec train --model mf-sgd``. A flag the model does not
+    have is a ``TypeError``, as for any Python function.
+
+    Every class also takes the settings of the fit: ``preset`` ("report",
+    "report-deep", "large": the model's presets), ``config`` (a TOML file as
+    ``--config``), ``seed`` (42), ``validation_fraction`` (0.1: what the
+    model chooses on validation, then the refit on all ratings, as
+    ``movierec train``), ``fallback`` ("bias"), ``threads`` (0: all cores)
+    and ``progress`` (False: no progress bars).
     """
 
     kind: str = ""
 
-    def __init__(self, *, progress: bool = False, **settings: Any):
-        self.settings = dict(settings)
+    def __init__(
+        self,
+        *,
+        preset: Optional[str] = None,
+        config: Optional[PathLike] = None,
+        seed: Optional[int] = None,
+        validation_fraction: Optional[float] = None,
+        fallback: Optional[str] = None,
+        threads: Optional[int] = None,
+        progress: bool = False,
+    ):
+        self.settings = _given(
+            preset=preset,
+            config=None if config is None else os.fspath(config),
+            seed=seed,
+            validation_fraction=validation_fraction,
+            fallback=fallback,
+            threads=threads,
+        )
         self.progress = progress
         self._fitted: Optional["_native.Fitted"] = None
+
+    def _own(self, **settings: Any) -> None:
+        """Adds the model's own settings (those given) before the fit's."""
+        self.settings = {**_given(**settings), **self.settings}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
@@ -359,64 +392,193 @@ class Popular(Model):
 
 
 class KNN(Model):
-    """Item-based KNN (``--model knn``): ``k`` (or "auto"), ``similarity``,
-    ``neighbourhood``, ``prediction``, ``shrinkage``, ``min_support``,
-    ``max_neighbours``, ``user_based``; ``preset="report"``.
+    """Item-based KNN (``--model knn``), or user-based with ``user_based=True``.
+
+    ``k``: neighbours per prediction, or ``"auto"`` to choose K on
+    validation; ``similarity``: "adjusted-cosine", "cosine", "pearson" or
+    "pearson-baseline"; ``neighbourhood``: "report" or "rated";
+    ``prediction``: "report", "mean-centred" or "baseline"; ``shrinkage``,
+    ``min_support``, ``max_neighbours``; ``knn_cap``: each movie's list
+    capped at this many neighbours when no ``max_neighbours`` is given (200,
+    as ``train --knn-cap``; 0: no cap).
 
     >>> movierec.KNN(k=40, similarity="pearson-baseline").fit(train).predict([1], [50])
     """
 
     kind = "knn"
 
+    def __init__(
+        self,
+        *,
+        k: Union[int, str, None] = None,
+        similarity: Optional[str] = None,
+        neighbourhood: Optional[str] = None,
+        prediction: Optional[str] = None,
+        shrinkage: Optional[float] = None,
+        min_support: Optional[int] = None,
+        max_neighbours: Optional[int] = None,
+        user_based: Optional[bool] = None,
+        knn_cap: Optional[int] = None,
+        **fit: Any,
+    ):
+        super().__init__(**fit)
+        self._own(
+            k=k,
+            similarity=similarity,
+            neighbourhood=neighbourhood,
+            prediction=prediction,
+            shrinkage=shrinkage,
+            min_support=min_support,
+            max_neighbours=max_neighbours,
+            user_based=user_based,
+        )
+        if knn_cap is not None:
+            self.settings["knn_cap"] = knn_cap
+
 
 class MF(Model):
     """Matrix factorisation by SGD (``--model mf-sgd``): ``factors``,
-    ``epochs``, ``lr``, ``reg``, ``biases``; ``preset="report"``."""
+    ``epochs`` (at most; early stopping on validation), ``lr``, ``reg``,
+    ``biases`` (False: the report's plain ``p_u . q_i``).
+
+    >>> movierec.MF(factors=100).fit(train).predict([1], [50])
+    """
 
     kind = "mf-sgd"
+
+    def __init__(
+        self,
+        *,
+        factors: Optional[int] = None,
+        epochs: Optional[int] = None,
+        lr: Optional[float] = None,
+        reg: Optional[float] = None,
+        biases: Optional[bool] = None,
+        **fit: Any,
+    ):
+        super().__init__(**fit)
+        self._own(factors=factors, epochs=epochs, lr=lr, reg=reg, biases=biases)
 
 
 class DenseMF(Model):
     """The report's dense full-batch GD factorisation (``--model mf-dense``):
-    ``factors``, ``epochs``, ``lr``, ``reg``."""
+    ``factors``, ``epochs`` (full-batch steps), ``lr``, ``reg`` (its beta)."""
 
     kind = "mf-dense"
 
+    def __init__(
+        self,
+        *,
+        factors: Optional[int] = None,
+        epochs: Optional[int] = None,
+        lr: Optional[float] = None,
+        reg: Optional[float] = None,
+        **fit: Any,
+    ):
+        super().__init__(**fit)
+        self._own(factors=factors, epochs=epochs, lr=lr, reg=reg)
+
 
 class Autoencoder(Model):
-    """The report's item autoencoder (``--model autoencoder``): ``hidden``,
-    ``output``, ``epochs``, ``batch``, ``lr``, ``l1_share``, ``dropout``,
-    ``user_based``; ``preset="report"`` or ``"report-deep"``."""
+    """The report's item autoencoder (``--model autoencoder``): ``hidden``
+    (layer sizes), ``output`` ("relu" or "identity"), ``epochs``, ``batch``,
+    ``lr``, ``l1_share``, ``dropout``, ``user_based``; presets "report",
+    "report-deep", "large"."""
 
     kind = "autoencoder"
 
+    def __init__(
+        self,
+        *,
+        hidden: Optional[Hidden] = None,
+        output: Optional[str] = None,
+        epochs: Optional[int] = None,
+        batch: Optional[int] = None,
+        lr: Optional[float] = None,
+        l1_share: Optional[float] = None,
+        dropout: Optional[float] = None,
+        user_based: Optional[bool] = None,
+        **fit: Any,
+    ):
+        super().__init__(**fit)
+        self._own(
+            hidden=hidden,
+            output=output,
+            epochs=epochs,
+            batch=batch,
+            lr=lr,
+            l1_share=l1_share,
+            dropout=dropout,
+            user_based=user_based,
+        )
+
 
 class EASE(Model):
-    """EASE for top-N lists (``--model ease``): ``lambda_`` is spelt ``lambda``
-    in the CLI; pass it as ``**{"lambda": 500}``."""
+    """EASE for top-N lists (``--model ease``): ``lambda_`` (``--lambda``;
+    by default chosen on validation NDCG@10)."""
 
     kind = "ease"
 
+    def __init__(self, *, lambda_: Optional[float] = None, **fit: Any):
+        super().__init__(**fit)
+        self._own(lambda_=lambda_)
+
 
 class IALS(Model):
-    """Implicit ALS for top-N lists (``--model ials``): ``factors``, ``epochs``, ``reg``, ``alpha``."""
+    """Implicit ALS for top-N lists (``--model ials``): ``factors``,
+    ``epochs`` (iterations), ``reg``, ``alpha`` (confidence ``1 + alpha r``)."""
 
     kind = "ials"
 
+    def __init__(
+        self,
+        *,
+        factors: Optional[int] = None,
+        epochs: Optional[int] = None,
+        reg: Optional[float] = None,
+        alpha: Optional[float] = None,
+        **fit: Any,
+    ):
+        super().__init__(**fit)
+        self._own(factors=factors, epochs=epochs, reg=reg, alpha=alpha)
 
-class MultDAE(Model):
-    """Mult-DAE for top-N lists (``--model mult-dae``): ``hidden``, ``epochs``, ``lr``, ``batch``, ``dropout``."""
+
+class _Mult(Model):
+    """The settings Mult-DAE and Mult-VAE share."""
+
+    def __init__(
+        self,
+        *,
+        hidden: Optional[Hidden] = None,
+        epochs: Optional[int] = None,
+        lr: Optional[float] = None,
+        batch: Optional[int] = None,
+        dropout: Optional[float] = None,
+        **fit: Any,
+    ):
+        super().__init__(**fit)
+        self._own(hidden=hidden, epochs=epochs, lr=lr, batch=batch, dropout=dropout)
+
+
+class MultDAE(_Mult):
+    """Mult-DAE for top-N lists (``--model mult-dae``): ``hidden``,
+    ``epochs``, ``lr``, ``batch``, ``dropout``."""
 
     kind = "mult-dae"
 
 
-class MultVAE(Model):
-    """Mult-VAE for top-N lists (``--model mult-vae``): ``hidden``, ``epochs``, ``lr``, ``batch``, ``dropout``."""
+class MultVAE(_Mult):
+    """Mult-VAE for top-N lists (``--model mult-vae``): ``hidden``,
+    ``epochs``, ``lr``, ``batch``, ``dropout``."""
 
     kind = "mult-vae"
 
 
-_KINDS = {c.kind: c for c in Model.__subclasses__()}
+def _classes(base: type) -> list:
+    return [d for c in base.__subclasses__() for d in [c, *_classes(c)]]
+
+
+_KINDS = {c.kind: c for c in _classes(Model) if c.kind}
 
 
 def load_model(path: PathLike) -> Model:
