@@ -330,6 +330,10 @@ fn run_report(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Resul
         args.train.is_none() && !args.tune,
         "--protocol report runs on --data splits, without --train/--test or --tune"
     );
+    ensure!(
+        args.ranking.options()?.is_none(),
+        "--protocol report measures rating estimates the report's way: drop --ranking"
+    );
     let p = &args.protocol;
     let dataset = p.load(quiet)?;
     let eval = p.options(!args.no_refit, threads);

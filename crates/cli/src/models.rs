@@ -347,8 +347,9 @@ impl ModelArgs {
             true => "no model flags".to_string(),
             false => theirs.join(", "),
         };
+        let verb = if kinds.len() == 1 { "takes" } else { "take" };
         bail!(
-            "--{flag} does not apply to {}, which takes {takes}",
+            "--{flag} does not apply to {}, which {verb} {takes}",
             names.join(", ")
         )
     }

@@ -137,3 +137,36 @@ fn usage_errors_exit_2() {
         Some(2)
     );
 }
+
+/// A flag the command would otherwise drop without a word is refused, in one
+/// line with exit code 1, before any data is read.
+#[test]
+fn flags_that_would_be_dropped_are_refused() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["train", "--model", "mf-sgd", "--k", "5", "--out", "m.mrec"],
+            "--k does not apply to mf-sgd, which takes --factors, --epochs, --lr, --reg, --biases",
+        ),
+        (
+            &["evaluate", "--model", "bias,knn", "--factors", "8"],
+            "--factors does not apply to bias, knn",
+        ),
+        (
+            &["tune", "--model", "ease", "--epochs", "3"],
+            "--epochs does not apply to ease, which takes --lambda",
+        ),
+        (
+            &["evaluate", "--protocol", "report", "--ranking"],
+            "--protocol report measures rating estimates the report's way: drop --ranking",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut argv = args.to_vec();
+        argv.extend(["--quiet", "--data", "/no/such/folder"]);
+        let out = movierec(&argv);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

@@ -17,6 +17,7 @@ use movierec_cli::evaluate::{provenance_of, ProtocolArgs, ProtocolRun, RankingAr
 use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
 use movierec_cli::progress::{Bar, FitProgress};
 use movierec_cli::recommend::{ranked, resolve_movie};
+use movierec_cli::reproduce::ReportRun;
 use movierec_cli::store::{CatalogMovie, Contents, Saved};
 use movierec_cli::train::{fit_as_train, FitWatch, TrainParts};
 use movierec_core::{
@@ -24,7 +25,7 @@ use movierec_core::{
     Ratings, RunContext, UserIdx,
 };
 use movierec_data::{carve_validation, Dataset, OnDuplicate, Protocol, SplitConfig};
-use movierec_eval::{EvalOptions, Report};
+use movierec_eval::{EvalOptions, Report, ReportProtocolReport};
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -690,6 +691,11 @@ fn evaluate(
             .map_err(to_py_err)?;
     }
     let ds = data.ds.clone();
+    if clis.first().is_some_and(|c| c.protocol.is_report()) {
+        return py
+            .detach(|| evaluate_report(&clis, &ds, progress))
+            .map_err(py_err);
+    }
     py.detach(|| -> anyhow::Result<(String, String)> {
         let mut reports = Vec::new();
         let mut head = None;
@@ -702,7 +708,7 @@ fn evaluate(
             };
             ensure!(
                 !cli.protocol.is_report(),
-                "protocol `report` is the CLI's only (movierec evaluate --protocol report)"
+                "protocol `report` applies to every model of one call"
             );
             let mut run = ProtocolRun {
                 dataset: &ds,
@@ -726,7 +732,46 @@ fn evaluate(
     .map_err(py_err)
 }
 
-/// The native module.
+/// `movierec evaluate --protocol report`: each model measured the report's
+/// way beside its held-out figures; JSON and CSV as the CLI writes them.
+fn evaluate_report(
+    clis: &[EvalCli],
+    ds: &Dataset,
+    progress: bool,
+) -> anyhow::Result<(String, String)> {
+    let mut models = Vec::new();
+    let mut seed = None;
+    for cli in clis {
+        ensure!(
+            cli.protocol.is_report(),
+            "protocol `report` applies to every model of one call"
+        );
+        ensure!(
+            cli.ranking.options()?.is_none(),
+            "protocol `report` measures rating estimates the report's way: pass ranking_at=None"
+        );
+        let threads = RunContext::new(usize::from(cli.threads), 0).threads;
+        let opts = cli.protocol.options(!cli.no_refit, threads);
+        let mut run = ReportRun {
+            dataset: ds,
+            opts: &opts,
+            prefix: String::new(),
+            quiet: !progress,
+        };
+        models.push(with_model(cli.model, &cli.model_args, &mut run)?.1);
+        seed.get_or_insert(opts.split.seed);
+    }
+    let report = ReportProtocolReport {
+        dataset: ds.name.clone(),
+        seed: seed.context("no model to evaluate")?,
+        provenance: Some(provenance_of(
+            "(python) movierec.evaluate(protocol=\"report\")",
+        )),
+        models,
+    };
+    Ok((report.to_json(), report.to_csv()))
+}
+
 /// The CLI flags (without `--`) that set one of the model's settings: the
 /// keyword arguments of its Python class, which a test keeps equal.
 #[pyfunction]
@@ -736,6 +781,7 @@ fn model_flags(kind: &str) -> PyResult<Vec<&'static str>> {
         .map_err(MovieRecError::new_err)
 }
 
+/// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MovieRecError", m.py().get_type::<MovieRecError>())?;

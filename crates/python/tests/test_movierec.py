@@ -236,3 +236,25 @@ def test_real_data(movielens):
     top = model.recommend(1, n=5)
     assert len(top) == 5 and all(top["title"] != "")
     assert "Toy Story 2 (1999)" in model.similar("Toy Story (1995)", 20)["title"].tolist()
+
+
+def test_evaluate_report_protocol_matches_cli(cli, synth):
+    data = movierec.load(synth)
+    table = movierec.evaluate(
+        [movierec.Bias(), movierec.KNN(k=20)], data, protocol="report", repeats=2, seed=5, threads=2
+    )
+    theirs = [
+        json.loads(
+            cli(
+                "evaluate", "--data", synth, "--protocol", "report", *flags, "--repeats", 2,
+                "--seed", 5, "--json", "--quiet", "--threads", 2,
+            ).stdout
+        )["models"][0]
+        for flags in (["--model", "bias"], ["--model", "knn", "--k", 20])
+    ]
+    ours = table.attrs["report"]["models"]
+    assert _figures(ours) == _figures(theirs)
+    assert list(table["model"]) == ["bias", "knn"]
+    assert {"train_accuracy", "test_held_out_mse", "test_held_out_mse_ci95"} <= set(table.columns)
+    with pytest.raises(movierec.MovieRecError, match="ranking_at=None"):
+        movierec.evaluate(movierec.Bias(), data, protocol="report", ranking_at=(5,))

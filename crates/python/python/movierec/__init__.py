@@ -599,7 +599,8 @@ def load_model(path: PathLike) -> Model:
     return model
 
 
-_SUMMARY_SKIP = {"dataset", "protocol", "repeat"}
+_SUMMARY_SKIP = {"dataset", "protocol", "repeat", "fed_input"}
+_DEFAULT_RANKING = (10,)
 
 
 def evaluate(
@@ -607,7 +608,7 @@ def evaluate(
     data: Ratings,
     protocol: str = "holdout",
     repeats: int = 5,
-    ranking_at: Optional[Sequence[int]] = (10,),
+    ranking_at: Optional[Sequence[int]] = _DEFAULT_RANKING,
     *,
     seed: int = 42,
     folds: int = 5,
@@ -627,6 +628,11 @@ def evaluate(
     ``df.attrs["repeats"]`` holds the per-repeat records and
     ``df.attrs["report"]`` the report as ``movierec evaluate --json`` prints it.
 
+    Protocols: holdout, kfold, user-holdout, temporal, and "report"
+    (``movierec evaluate --protocol report``: the report's way of measuring
+    beside the held-out figures of the same fits; rating estimates only, so
+    its default has no top-N metrics and another ``ranking_at`` raises).
+
     >>> movierec.evaluate([movierec.Bias(), movierec.KNN()], data, repeats=2)
     """
     if isinstance(models, Model):
@@ -644,6 +650,8 @@ def evaluate(
             "no_refit": not refit,
         }
     )
+    if protocol == "report" and ranking_at == _DEFAULT_RANKING:
+        ranking_at = None
     if ranking_at:
         common += ["--ranking", "--at", ",".join(str(int(k)) for k in ranking_at), "--relevant", str(relevant)]
     argvs = [m._eval_args() + common for m in models]
