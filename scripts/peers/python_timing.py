@@ -291,9 +291,10 @@ def report(args, cli_rows, sp_rows, load_before, load_after):
         f"- At least {TARGET_SURPRISE:.0f}x less than Surprise's KNNBaseline and SVD: "
         f"**{'holds' if sp_ok else 'does not hold'}**.",
         f"- MF against SVD: the default `MF()` fits {c['factors']} factors and chose "
-        f"{c['epochs']} epochs on validation (the validation fit runs up to {c['patience']} more, "
-        f"then the refit runs {c['epochs']} on all ratings), where SVD fits 100 factors for 20 epochs "
-        f"once. At SVD's own work movierec is at best {svd_work['ratio']:.1f}x faster "
+        f"{c['epochs']} epochs on validation (its validation fit runs past them until its "
+        f"patience runs out, then the refit runs {c['epochs']} on all ratings), where SVD fits "
+        f"100 factors for 20 epochs once. At SVD's own work movierec is at best "
+        f"{svd_work['ratio']:.1f}x faster "
         f"(`{call(svd_work['python_class'], svd_work['settings'])}`), "
         + (
             "so no default that does at least SVD's work can be 10x faster on this machine."
