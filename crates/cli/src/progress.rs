@@ -165,6 +165,12 @@ impl Observer for FitProgress {
         Control::Continue
     }
 
+    /// The spinner shows the validation RMSE only, so a fit need not pay a
+    /// pass over its training ratings per epoch for figures nobody reads.
+    fn wants_training_metrics(&self) -> bool {
+        false
+    }
+
     fn on_progress(&mut self, phase: &str, done: usize, total: usize) {
         if self.bar.is_hidden() {
             return;

@@ -352,6 +352,10 @@ impl Observer for Watch {
     fn on_progress(&mut self, phase: &str, done: usize, total: usize) {
         self.progress.on_progress(phase, done, total);
     }
+
+    fn wants_training_metrics(&self) -> bool {
+        self.progress.wants_training_metrics()
+    }
 }
 
 /// An interrupted fit.
