@@ -503,6 +503,17 @@ fn load_model(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Fitted> {
     .map_err(py_err)
 }
 
+/// Reads the bytes of a model file (`Fitted.to_bytes`): how a pickled model
+/// comes back, checked as a file from disk is.
+#[pyfunction]
+fn model_from_bytes(py: Python<'_>, bytes: Vec<u8>) -> PyResult<Fitted> {
+    py.detach(|| -> anyhow::Result<Fitted> {
+        let saved = Saved::from_bytes(&bytes).context("pickled model")?;
+        Ok(Fitted { bytes, saved })
+    })
+    .map_err(py_err)
+}
+
 type MovieRow = (u64, String, Option<i32>, String, f32);
 
 impl Fitted {
@@ -544,6 +555,11 @@ impl Fitted {
     }
 
     /// Writes the model file (temporary file, then rename).
+    /// The bytes of the model file [`Fitted::save`] writes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.bytes)
+    }
+
     fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
         py.detach(|| movierec_eval::write_atomic(Path::new(&path), &self.bytes))
             .map_err(|e| py_err(e.into()))
@@ -797,6 +813,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(model_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(model_flags, m)?)?;
     Ok(())

@@ -258,3 +258,19 @@ def test_evaluate_report_protocol_matches_cli(cli, synth):
     assert {"train_accuracy", "test_held_out_mse", "test_held_out_mse_ci95"} <= set(table.columns)
     with pytest.raises(movierec.MovieRecError, match="ranking_at=None"):
         movierec.evaluate(movierec.Bias(), data, protocol="report", ranking_at=(5,))
+
+
+def test_a_model_pickles_with_its_fit(synth):
+    import pickle
+
+    data = movierec.load(synth)
+    model = movierec.MF(epochs=3, threads=2).fit(data)
+    back = pickle.loads(pickle.dumps(model))
+    assert type(back) is movierec.MF and back.settings == model.settings
+    users, items = [1, 2, 3], [1, 2, 5]
+    assert back.predict(users, items).tobytes() == model.predict(users, items).tobytes()
+    assert back.recommend(1, n=3).equals(model.recommend(1, n=3))
+    fresh = pickle.loads(pickle.dumps(movierec.KNN(k=5)))
+    assert fresh.settings == {"k": 5} and fresh._fitted is None
+    with pytest.raises(movierec.MovieRecError, match="pickled model"):
+        movierec._native.model_from_bytes(b"not a model")

@@ -291,6 +291,20 @@ class Model:
         """Adds the model's own settings (those given) before the fit's."""
         self.settings = {**_given(**settings), **self.settings}
 
+    def __getstate__(self) -> dict:
+        """Pickling keeps the settings and the fitted model as the bytes of
+        its model file (what :meth:`save` writes)."""
+        state = dict(self.__dict__)
+        if self._fitted is not None:
+            state["_fitted"] = self._fitted.to_bytes()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        fitted = state.get("_fitted")
+        if fitted is not None:
+            state = {**state, "_fitted": _native.model_from_bytes(fitted)}
+        self.__dict__.update(state)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
         return f"{type(self).__name__}({args})"
