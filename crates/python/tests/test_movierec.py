@@ -274,3 +274,16 @@ def test_a_model_pickles_with_its_fit(synth):
     assert fresh.settings == {"k": 5} and fresh._fitted is None
     with pytest.raises(movierec.MovieRecError, match="pickled model"):
         movierec._native.model_from_bytes(b"not a model")
+
+
+def test_params_follow_scikit_learn(synth):
+    model = movierec.KNN(k=7, seed=3)
+    assert model.get_params() == {"k": 7, "seed": 3}
+    clone = type(model)(**model.get_params())
+    assert clone.get_params() == model.get_params()
+    model.fit(movierec.load(synth))
+    assert model.set_params(k=9) is model and model._fitted is None
+    assert model.get_params() == {"k": 9, "seed": 3}
+    with pytest.raises(TypeError):
+        model.set_params(factors=3)
+    assert movierec.EASE(lambda_=5.0).get_params() == {"lambda_": 5.0}

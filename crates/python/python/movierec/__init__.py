@@ -291,6 +291,22 @@ class Model:
         """Adds the model's own settings (those given) before the fit's."""
         self.settings = {**_given(**settings), **self.settings}
 
+    def get_params(self, deep: bool = True) -> dict:
+        """The keyword arguments given (scikit-learn's convention, so that
+        ``sklearn.base.clone`` works); the ones left out keep the CLI's
+        defaults."""
+        params = dict(self.settings)
+        if self.progress:
+            params["progress"] = True
+        return params
+
+    def set_params(self, **params: Any) -> "Model":
+        """Changes settings (as keyword arguments of the class; unknown ones
+        raise ``TypeError``) and forgets the fit. Returns self."""
+        fresh = type(self)(**{**self.get_params(), **params})
+        self.__dict__.update(fresh.__dict__)
+        return self
+
     def __getstate__(self) -> dict:
         """Pickling keeps the settings and the fitted model as the bytes of
         its model file (what :meth:`save` writes)."""
