@@ -202,6 +202,15 @@ impl std::fmt::Display for ProtocolChoice {
 }
 
 impl ProtocolArgs {
+    /// Refuses a split setting the protocol does not use (see
+    /// [`crate::split::check_used`]).
+    ///
+    /// # Errors
+    /// One line naming the flag and the protocols that use it.
+    pub fn check_split_flags(&self) -> anyhow::Result<()> {
+        crate::split::check_used(&self.options(false, 1).split)
+    }
+
     /// True for `--protocol report`.
     pub fn is_report(&self) -> bool {
         self.protocol == ProtocolChoice::Report
@@ -257,6 +266,7 @@ pub fn run(args: EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Result<()
         "--label takes exactly one --model"
     );
     args.model_args.check_flags(&args.model)?;
+    args.protocol.check_split_flags()?;
     if args.protocol.is_report() {
         return run_report(&args, quiet, threads);
     }

@@ -36,9 +36,39 @@ pub struct SplitArgs {
     out: PathBuf,
 }
 
+/// Refuses a split setting changed from its default that `cfg.protocol`
+/// does not use (`--folds 10` without kfold, `--repeats 3` with kfold or
+/// temporal, `--test-fraction` with kfold), which the split would
+/// otherwise ignore without a word.
+///
+/// # Errors
+/// One line naming the flag and the protocols that use it.
+pub fn check_used(cfg: &SplitConfig) -> anyhow::Result<()> {
+    let d = SplitConfig::default();
+    let p = cfg.protocol;
+    let kfold = p == Protocol::Kfold;
+    anyhow::ensure!(
+        cfg.folds == d.folds || kfold,
+        "--folds applies to --protocol kfold, not {p}"
+    );
+    anyhow::ensure!(
+        cfg.repeats == d.repeats || matches!(p, Protocol::Holdout | Protocol::UserHoldout),
+        "--repeats applies to holdout, user-holdout and report; {p} makes {}",
+        if kfold {
+            "one split per fold (--folds)"
+        } else {
+            "one split"
+        }
+    );
+    anyhow::ensure!(
+        cfg.test_fraction == d.test_fraction || !kfold,
+        "--test-fraction does not apply to kfold: each fold is the test part once (--folds)"
+    );
+    Ok(())
+}
+
 /// Runs `movierec split`.
 pub fn run(args: SplitArgs, quiet: bool) -> anyhow::Result<()> {
-    let ds = crate::load_data(&args.data, &LoadOptions::default(), quiet)?;
     let cfg = SplitConfig {
         protocol: args.protocol,
         test_fraction: args.test_fraction,
@@ -46,6 +76,8 @@ pub fn run(args: SplitArgs, quiet: bool) -> anyhow::Result<()> {
         seed: args.seed,
         ..SplitConfig::default()
     };
+    check_used(&cfg)?;
+    let ds = crate::load_data(&args.data, &LoadOptions::default(), quiet)?;
     let (train, test) = train_test(&ds, &cfg, args.repeat)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the folder", args.out.display()))?;

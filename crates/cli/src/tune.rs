@@ -48,6 +48,7 @@ pub fn run(args: TuneArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
         "tune scores validation sets only; --protocol report is an evaluate option"
     );
     args.model_args.check_flags(&[args.model])?;
+    args.protocol.check_split_flags()?;
     let axes = load_grid(args.model, args.grid.as_deref())?;
     let mut trials = grid(&axes);
     if let Some(n) = args.trials {

@@ -85,18 +85,15 @@ fn other_protocols_run() {
     let dir = tempfile::tempdir().unwrap();
     tiny_dataset(dir.path(), 50);
     let d = dir.path().to_str().unwrap();
-    for (protocol, repeats) in [("kfold", 5), ("user-holdout", 2), ("temporal", 1)] {
-        let out = movierec(&[
-            "evaluate",
-            "--quiet",
-            "--data",
-            d,
-            "--protocol",
-            protocol,
-            "--repeats",
-            "2",
-            "--json",
-        ]);
+    for (protocol, flags, repeats) in [
+        ("kfold", ["--folds", "4"], 4),
+        ("user-holdout", ["--repeats", "2"], 2),
+        ("temporal", ["--test-fraction", "0.2"], 1),
+    ] {
+        let mut argv = vec!["evaluate", "--quiet", "--data", d, "--protocol", protocol];
+        argv.extend(flags);
+        argv.push("--json");
+        let out = movierec(&argv);
         assert_eq!(out.status.code(), Some(0), "{protocol}: {}", stderr(&out));
         let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         assert_eq!(

@@ -156,6 +156,22 @@ fn flags_that_would_be_dropped_are_refused() {
             "--epochs does not apply to ease, which takes --lambda",
         ),
         (
+            &["evaluate", "--folds", "10"],
+            "--folds applies to --protocol kfold, not holdout",
+        ),
+        (
+            &["evaluate", "--protocol", "kfold", "--repeats", "3"],
+            "--repeats applies to holdout, user-holdout and report; kfold makes one split per fold (--folds)",
+        ),
+        (
+            &["tune", "--model", "bias", "--protocol", "temporal", "--repeats", "2"],
+            "--repeats applies to holdout, user-holdout and report; temporal makes one split",
+        ),
+        (
+            &["evaluate", "--protocol", "kfold", "--test-fraction", "0.2"],
+            "--test-fraction does not apply to kfold",
+        ),
+        (
             &["evaluate", "--protocol", "report", "--ranking"],
             "--protocol report measures rating estimates the report's way: drop --ranking",
         ),

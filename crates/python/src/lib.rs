@@ -319,6 +319,7 @@ fn split(
             seed,
             ..SplitConfig::default()
         };
+        movierec_cli::split::check_used(&cfg)?;
         let ds = &*data.ds;
         let (train, test) = movierec_cli::split::train_test(ds, &cfg, repeat)?;
         Ok((
@@ -709,6 +710,7 @@ fn evaluate(
         cli.model_args
             .check_flags(&[cli.model])
             .map_err(to_py_err)?;
+        cli.protocol.check_split_flags().map_err(to_py_err)?;
     }
     let ds = data.ds.clone();
     if clis.first().is_some_and(|c| c.protocol.is_report()) {

@@ -287,3 +287,13 @@ def test_params_follow_scikit_learn(synth):
     with pytest.raises(TypeError):
         model.set_params(factors=3)
     assert movierec.EASE(lambda_=5.0).get_params() == {"lambda_": 5.0}
+
+
+def test_a_split_setting_the_protocol_ignores_is_refused(synth):
+    data = movierec.load(synth)
+    with pytest.raises(movierec.MovieRecError, match="--test-fraction does not apply to kfold"):
+        movierec.split(data, "kfold", test_fraction=0.3)
+    with pytest.raises(movierec.MovieRecError, match="--repeats applies to holdout"):
+        movierec.evaluate(movierec.Bias(), data, protocol="temporal", repeats=2)
+    train, test = movierec.split(data, "kfold", folds=4, repeat=3)
+    assert len(train) + len(test) == len(data)
