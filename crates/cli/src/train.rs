@@ -58,10 +58,37 @@ pub struct TrainArgs {
     no_refit: bool,
 }
 
+/// Refuses what `train` would ignore: a split setting without `--holdout`
+/// (only the held-out test part uses them), `--repeats` (one fit), and
+/// `--knn-cap` for another model than KNN.
+fn check_train_flags(args: &TrainArgs) -> anyhow::Result<()> {
+    let split = args.protocol.options(true, 1).split;
+    let d = SplitConfig::default();
+    anyhow::ensure!(
+        split.repeats == d.repeats,
+        "train fits once: --repeats is evaluate's"
+    );
+    crate::split::check_used(&split)?;
+    anyhow::ensure!(
+        args.holdout
+            || (split.protocol == d.protocol
+                && split.folds == d.folds
+                && split.test_fraction == d.test_fraction),
+        "--protocol, --folds and --test-fraction choose the test part --holdout keeps out; \
+         without --holdout train fits on every rating"
+    );
+    anyhow::ensure!(
+        args.knn_cap == movierec_knn::LARGE_NEIGHBOURS || args.model == ModelKind::Knn,
+        "--knn-cap applies to --model knn"
+    );
+    Ok(())
+}
+
 /// Runs `movierec train`.
 pub fn run(args: TrainArgs, quiet: bool, threads: usize) -> anyhow::Result<()> {
     let start = Instant::now();
     args.model_args.check_flags(&[args.model])?;
+    check_train_flags(&args)?;
     if args.distributed.workers.is_some() {
         let (m, d) = (&args.model_args, &args.distributed);
         let (p, out) = (&args.protocol, &args.out);

@@ -172,6 +172,18 @@ fn flags_that_would_be_dropped_are_refused() {
             "--test-fraction does not apply to kfold",
         ),
         (
+            &["train", "--model", "bias", "--knn-cap", "50", "--out", "m.mrec"],
+            "--knn-cap applies to --model knn",
+        ),
+        (
+            &["train", "--protocol", "temporal", "--out", "m.mrec"],
+            "--protocol, --folds and --test-fraction choose the test part --holdout keeps out",
+        ),
+        (
+            &["train", "--repeats", "2", "--out", "m.mrec"],
+            "train fits once: --repeats is evaluate's",
+        ),
+        (
             &["evaluate", "--protocol", "report", "--ranking"],
             "--protocol report measures rating estimates the report's way: drop --ranking",
         ),
