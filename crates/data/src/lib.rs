@@ -108,15 +108,13 @@ impl Dataset {
         if n == 0 {
             return Err(DataError::Config(format!("{name}: no ratings")));
         }
-        let c = ratings::read_columns(
-            Path::new(name),
-            users,
-            items,
-            ratings,
-            timestamps,
-            scale,
-            on_duplicate,
-        )?;
+        // Row r stands where a file has line r; the kept duplicate stays
+        // where its row is, as in a file.
+        let mut c = ratings::Collector::new(Path::new(name), scale, 0, timestamps.is_some());
+        for (row, ((&u, &i), &r)) in users.iter().zip(items).zip(ratings).enumerate() {
+            c.push(row as u64, u, i, r, timestamps.map(|t| t[row]))?;
+        }
+        let c = c.finish(on_duplicate)?;
         Ok(Self {
             name: name.to_string(),
             format: Format::Generic,

@@ -705,28 +705,6 @@ pub(crate) fn read_generic(
     c.finish(on_duplicate)
 }
 
-/// Reads parallel columns (a data frame's) as a rating file is read: ids
-/// indexed in order of first appearance, every rating checked against
-/// `scale`, duplicates resolved by `on_duplicate` with the files' rule (the
-/// kept rating stays where its row is). Row `r` is reported as line `r` of
-/// `source`. The columns must have the same length (`timestamps` too).
-pub(crate) fn read_columns(
-    source: &Path,
-    users: &[u64],
-    items: &[u64],
-    ratings: &[f32],
-    timestamps: Option<&[i64]>,
-    scale: RatingScale,
-    on_duplicate: OnDuplicate,
-) -> Result<Collected> {
-    let mut c = Collector::new(source, scale, 0, timestamps.is_some());
-    c.entries.reserve(users.len());
-    for (row, ((&u, &i), &r)) in users.iter().zip(items).zip(ratings).enumerate() {
-        c.push(row as u64, u, i, r, timestamps.map(|t| t[row]))?;
-    }
-    c.finish(on_duplicate)
-}
-
 /// Reads a given train or test file: CSV with a header that holds at least
 /// `user,item,rating` (or the ml-latest names `userId,movieId`); further
 /// columns are ignored, except `timestamp`, which decides

@@ -287,9 +287,11 @@ class Model:
         self.progress = progress
         self._fitted: Optional["_native.Fitted"] = None
 
-    def _own(self, **settings: Any) -> None:
-        """Adds the model's own settings (those given) before the fit's."""
-        self.settings = {**_given(**settings), **self.settings}
+    def _own(self, arguments: dict) -> None:
+        """Adds the model's own settings, a subclass constructor's
+        ``locals()`` (those given), before the fit's."""
+        mine = {k: v for k, v in arguments.items() if k not in ("self", "fit", "__class__")}
+        self.settings = {**_given(**mine), **self.settings}
 
     def get_params(self, deep: bool = True) -> dict:
         """The keyword arguments given (scikit-learn's convention, so that
@@ -452,18 +454,7 @@ class KNN(Model):
         **fit: Any,
     ):
         super().__init__(**fit)
-        self._own(
-            k=k,
-            similarity=similarity,
-            neighbourhood=neighbourhood,
-            prediction=prediction,
-            shrinkage=shrinkage,
-            min_support=min_support,
-            max_neighbours=max_neighbours,
-            user_based=user_based,
-        )
-        if knn_cap is not None:
-            self.settings["knn_cap"] = knn_cap
+        self._own(locals())
 
 
 class MF(Model):
@@ -487,7 +478,7 @@ class MF(Model):
         **fit: Any,
     ):
         super().__init__(**fit)
-        self._own(factors=factors, epochs=epochs, lr=lr, reg=reg, biases=biases)
+        self._own(locals())
 
 
 class DenseMF(Model):
@@ -506,7 +497,7 @@ class DenseMF(Model):
         **fit: Any,
     ):
         super().__init__(**fit)
-        self._own(factors=factors, epochs=epochs, lr=lr, reg=reg)
+        self._own(locals())
 
 
 class Autoencoder(Model):
@@ -531,16 +522,7 @@ class Autoencoder(Model):
         **fit: Any,
     ):
         super().__init__(**fit)
-        self._own(
-            hidden=hidden,
-            output=output,
-            epochs=epochs,
-            batch=batch,
-            lr=lr,
-            l1_share=l1_share,
-            dropout=dropout,
-            user_based=user_based,
-        )
+        self._own(locals())
 
 
 class EASE(Model):
@@ -551,7 +533,7 @@ class EASE(Model):
 
     def __init__(self, *, lambda_: Optional[float] = None, **fit: Any):
         super().__init__(**fit)
-        self._own(lambda_=lambda_)
+        self._own(locals())
 
 
 class IALS(Model):
@@ -570,7 +552,7 @@ class IALS(Model):
         **fit: Any,
     ):
         super().__init__(**fit)
-        self._own(factors=factors, epochs=epochs, reg=reg, alpha=alpha)
+        self._own(locals())
 
 
 class _Mult(Model):
@@ -587,7 +569,7 @@ class _Mult(Model):
         **fit: Any,
     ):
         super().__init__(**fit)
-        self._own(hidden=hidden, epochs=epochs, lr=lr, batch=batch, dropout=dropout)
+        self._own(locals())
 
 
 class MultDAE(_Mult):
