@@ -62,6 +62,10 @@ pub struct TrainArgs {
 /// (only the held-out test part uses them), `--repeats` (one fit), and
 /// `--knn-cap` for another model than KNN.
 fn check_train_flags(args: &TrainArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.protocol.is_report(),
+        "--protocol report is an evaluate option"
+    );
     let split = args.protocol.options(true, 1).split;
     let d = SplitConfig::default();
     anyhow::ensure!(

@@ -180,6 +180,10 @@ fn flags_that_would_be_dropped_are_refused() {
             "--protocol, --folds and --test-fraction choose the test part --holdout keeps out",
         ),
         (
+            &["train", "--protocol", "report", "--holdout", "--out", "m.mrec"],
+            "--protocol report is an evaluate option",
+        ),
+        (
             &["train", "--repeats", "2", "--out", "m.mrec"],
             "train fits once: --repeats is evaluate's",
         ),
