@@ -347,26 +347,11 @@ fn run_report(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Resul
     let p = &args.protocol;
     let dataset = p.load(quiet)?;
     let eval = p.options(!args.no_refit, threads);
-    let mut models = Vec::new();
-    for &kind in &args.model {
-        let mut v = crate::reproduce::ReportRun {
-            dataset: &dataset,
-            opts: &eval,
-            prefix: String::new(),
-            quiet,
-        };
-        let (_, mut m) = with_model(kind, &args.model_args, &mut v)?;
-        if let Some(label) = &args.label {
-            m.model = label.clone();
-        }
-        models.push(m);
+    let models = args.model.iter().map(|&kind| (kind, &args.model_args));
+    let mut report = report_protocol(&dataset, models, &eval, quiet, provenance())?;
+    if let (Some(label), [m]) = (&args.label, report.models.as_mut_slice()) {
+        m.model = label.clone();
     }
-    let report = ReportProtocolReport {
-        dataset: dataset.name.clone(),
-        seed: p.seed,
-        provenance: Some(provenance()),
-        models,
-    };
     publish(
         args.json,
         &args.out,
@@ -374,6 +359,34 @@ fn run_report(args: &EvaluateArgs, quiet: bool, threads: usize) -> anyhow::Resul
         || report.to_json(),
         || report.to_markdown(),
     )
+}
+
+/// Every model of `models` measured the report's way beside its held-out
+/// figures, on the holdout splits of `opts`: `evaluate --protocol report`
+/// and the Python package's `evaluate(protocol="report")`.
+pub fn report_protocol<'m>(
+    dataset: &Dataset,
+    models: impl IntoIterator<Item = (ModelKind, &'m ModelArgs)>,
+    opts: &EvalOptions,
+    quiet: bool,
+    provenance: String,
+) -> anyhow::Result<ReportProtocolReport> {
+    let mut out = Vec::new();
+    for (kind, model_args) in models {
+        let mut v = crate::reproduce::ReportRun {
+            dataset,
+            opts,
+            prefix: String::new(),
+            quiet,
+        };
+        out.push(with_model(kind, model_args, &mut v)?.1);
+    }
+    Ok(ReportProtocolReport {
+        dataset: dataset.name.clone(),
+        seed: opts.split.seed,
+        provenance: Some(provenance),
+        models: out,
+    })
 }
 
 /// Evaluates one model of the table on `dataset` with the protocol (tuned

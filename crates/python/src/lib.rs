@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context};
 use clap::{Parser, ValueEnum};
-use movierec_cli::evaluate::{provenance_of, ProtocolArgs, ProtocolRun, RankingArgs};
+use movierec_cli::evaluate::{
+    provenance_of, report_protocol, ProtocolArgs, ProtocolRun, RankingArgs,
+};
 use movierec_cli::models::{with_model, ModelArgs, ModelKind, ModelVisitor};
 use movierec_cli::progress::{Bar, FitProgress};
 use movierec_cli::recommend::{ranked, resolve_movie};
-use movierec_cli::reproduce::ReportRun;
 use movierec_cli::store::{CatalogMovie, Contents, Saved};
 use movierec_cli::train::{fit_as_train, FitWatch, TrainParts};
 use movierec_core::{
@@ -25,7 +26,7 @@ use movierec_core::{
     Ratings, RunContext, UserIdx,
 };
 use movierec_data::{carve_validation, Dataset, OnDuplicate, Protocol, SplitConfig};
-use movierec_eval::{EvalOptions, Report, ReportProtocolReport};
+use movierec_eval::{EvalOptions, Report};
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -555,12 +556,12 @@ impl Fitted {
         self.saved.meta.seed
     }
 
-    /// Writes the model file (temporary file, then rename).
     /// The bytes of the model file [`Fitted::save`] writes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.bytes)
     }
 
+    /// Writes the model file (temporary file, then rename).
     fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
         py.detach(|| movierec_eval::write_atomic(Path::new(&path), &self.bytes))
             .map_err(|e| py_err(e.into()))
@@ -761,8 +762,6 @@ fn evaluate_report(
     ds: &Dataset,
     progress: bool,
 ) -> anyhow::Result<(String, String)> {
-    let mut models = Vec::new();
-    let mut seed = None;
     for cli in clis {
         ensure!(
             cli.protocol.is_report(),
@@ -772,25 +771,14 @@ fn evaluate_report(
             cli.ranking.options()?.is_none(),
             "protocol `report` measures rating estimates the report's way: pass ranking_at=None"
         );
-        let threads = RunContext::new(usize::from(cli.threads), 0).threads;
-        let opts = cli.protocol.options(!cli.no_refit, threads);
-        let mut run = ReportRun {
-            dataset: ds,
-            opts: &opts,
-            prefix: String::new(),
-            quiet: !progress,
-        };
-        models.push(with_model(cli.model, &cli.model_args, &mut run)?.1);
-        seed.get_or_insert(opts.split.seed);
     }
-    let report = ReportProtocolReport {
-        dataset: ds.name.clone(),
-        seed: seed.context("no model to evaluate")?,
-        provenance: Some(provenance_of(
-            "(python) movierec.evaluate(protocol=\"report\")",
-        )),
-        models,
-    };
+    // The protocol's settings are the call's, the same for every model.
+    let first = clis.first().context("no model to evaluate")?;
+    let threads = RunContext::new(usize::from(first.threads), 0).threads;
+    let opts = first.protocol.options(!first.no_refit, threads);
+    let models = clis.iter().map(|c| (c.model, &c.model_args));
+    let provenance = provenance_of("(python) movierec.evaluate(protocol=\"report\")");
+    let report = report_protocol(ds, models, &opts, !progress, provenance)?;
     Ok((report.to_json(), report.to_csv()))
 }
 

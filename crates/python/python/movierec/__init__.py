@@ -662,7 +662,7 @@ def evaluate(
             "no_refit": not refit,
         }
     )
-    if protocol == "report" and ranking_at == _DEFAULT_RANKING:
+    if protocol == "report" and ranking_at is _DEFAULT_RANKING:
         ranking_at = None
     if ranking_at:
         common += ["--ranking", "--at", ",".join(str(int(k)) for k in ranking_at), "--relevant", str(relevant)]
